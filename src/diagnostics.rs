@@ -1,0 +1,198 @@
+//! Per-step diagnostics (SPEC §7). Plain names describe `p_{n+1}`, `_pre` names `p̃` (before
+//! the post-step operators). Index 0 records `p_0`: s = 0, dt = 0, `_pre` = plain values,
+//! tau = NaN, n_active = 0, leak = 0.
+
+use crate::kl::{entropy, kl, potentials, Reference, TauSolver, ToleranceBox};
+use crate::oracle::ForwardOracle;
+use crate::partition::Partition;
+use std::sync::Arc;
+
+/// The §7 record of one projection step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// s_{n+1}.
+    pub s: f64,
+    /// Δt_n = s_{n+1} − s_n.
+    pub dt: f64,
+    /// Σ p.
+    pub mass: f64,
+    /// min_i p_i.
+    pub min_p: f64,
+    /// V = D(p‖r).
+    pub v: f64,
+    /// V_δ(p̃).
+    pub v_delta_pre: f64,
+    /// V_δ(p).
+    pub v_delta: f64,
+    /// V_within(p).
+    pub v_within: f64,
+    /// V_coarse,δ(p).
+    pub v_coarse: f64,
+    /// E_block(p̃) = Σ_j |w_j(p̃) − w_ref_j|.
+    pub e_block_pre: f64,
+    /// E_block(p).
+    pub e_block: f64,
+    /// E_inf(p) = max_j |w_j(p) − w_ref_j|.
+    pub e_inf: f64,
+    /// τ★ of w(p̃) (NaN at index 0).
+    pub tau: f64,
+    /// #{j : τ★ w_j(p̃) < l_j}.
+    pub n_active_lower: i32,
+    /// #{j : τ★ w_j(p̃) > u_j}.
+    pub n_active_upper: i32,
+    /// H(p) = −Σ p ln p (nats).
+    pub entropy: f64,
+    /// D(p ‖ q_{T−s}) against the ε_fwd oracle (NaN without one).
+    pub kl_track: f64,
+    /// mean_i ((p_i − q0_i)/max q0)².
+    pub mse: f64,
+    /// 10 log10(1/mse).
+    pub psnr: f64,
+    /// Σ_j |w_j(p̃) − w_j(p_n)|.
+    pub leak: f64,
+    /// Block masses w(p) (m values).
+    pub w: Vec<f64>,
+}
+
+/// Evaluates [`StepRecord`]s; workspaces sized once.
+pub struct Diagnostics {
+    part: Arc<Partition>,
+    reference: Arc<Reference>,
+    bounds: ToleranceBox,
+    q0: Vec<f64>,
+    q0_max: f64,
+    oracle: Option<ForwardOracle>,
+    horizon: f64,
+    solver: TauSolver,
+    w_pre: Vec<f64>,
+    w_star: Vec<f64>,
+    q_t: Vec<f64>,
+}
+
+impl Diagnostics {
+    /// Diagnostics at tolerance `bounds.delta` (a baseline uses the δ of its projected partner)
+    /// against data `q0`, with the ε_fwd oracle for `kl_track` if given.
+    pub fn new(
+        part: Arc<Partition>,
+        reference: Arc<Reference>,
+        bounds: ToleranceBox,
+        q0: Vec<f64>,
+        oracle: Option<ForwardOracle>,
+        horizon: f64,
+    ) -> Self {
+        let m = part.m();
+        let n = q0.len();
+        let q0_max = q0.iter().cloned().fold(0.0, f64::max);
+        Self {
+            part,
+            reference,
+            bounds,
+            solver: TauSolver::new(m),
+            q0,
+            q0_max,
+            oracle,
+            horizon,
+            w_pre: vec![0.0; m],
+            w_star: vec![0.0; m],
+            q_t: vec![0.0; n],
+        }
+    }
+
+    /// δ used for the δ-quantities.
+    pub fn delta(&self) -> f64 {
+        self.bounds.delta
+    }
+
+    /// Record of step n: `prev_w = w(p_n)`, `pre = p̃`, `post = p_{n+1}` at time `s = s_{n+1}`.
+    pub fn record(
+        &mut self,
+        s: f64,
+        dt: f64,
+        prev_w: &[f64],
+        pre: &[f64],
+        post: &[f64],
+    ) -> StepRecord {
+        self.part.block_masses_into(pre, &mut self.w_pre);
+        let t_pre = self
+            .solver
+            .solve(&self.w_pre, &self.bounds, &mut self.w_star);
+        let pot_pre = potentials(pre, &self.part, &self.reference, &self.w_pre, &self.w_star);
+        let e_block_pre = l1(&self.w_pre, &self.reference.w_ref);
+        let leak = l1(&self.w_pre, prev_w);
+        let mut r = self.state(s, dt, post);
+        r.v_delta_pre = pot_pre.v_delta;
+        r.e_block_pre = e_block_pre;
+        r.tau = t_pre.tau;
+        r.n_active_lower = t_pre.n_active_lower;
+        r.n_active_upper = t_pre.n_active_upper;
+        r.leak = leak;
+        r
+    }
+
+    /// Record of the initial state p_0 (index 0).
+    pub fn initial(&mut self, p0: &[f64]) -> StepRecord {
+        self.state(0.0, 0.0, p0)
+    }
+
+    /// The plain (state) quantities of p at time s, with `_pre` = plain.
+    fn state(&mut self, s: f64, dt: f64, p: &[f64]) -> StepRecord {
+        let w = self.part.block_masses(p);
+        self.solver.solve(&w, &self.bounds, &mut self.w_star);
+        let pot = potentials(p, &self.part, &self.reference, &w, &self.w_star);
+        let e_block = l1(&w, &self.reference.w_ref);
+        let e_inf = w
+            .iter()
+            .zip(&self.reference.w_ref)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let kl_track = match self.oracle.as_mut() {
+            Some(o) => {
+                o.q_at((self.horizon - s).max(0.0), &mut self.q_t);
+                kl(p, &self.q_t)
+            }
+            None => f64::NAN,
+        };
+        let n = p.len() as f64;
+        let mse = p
+            .iter()
+            .zip(&self.q0)
+            .map(|(a, b)| ((a - b) / self.q0_max).powi(2))
+            .sum::<f64>()
+            / n;
+        StepRecord {
+            s,
+            dt,
+            mass: p.iter().sum(),
+            min_p: p.iter().cloned().fold(f64::INFINITY, f64::min),
+            v: pot.v,
+            v_delta_pre: pot.v_delta,
+            v_delta: pot.v_delta,
+            v_within: pot.v_within,
+            v_coarse: pot.v_coarse,
+            e_block_pre: e_block,
+            e_block,
+            e_inf,
+            tau: f64::NAN,
+            n_active_lower: 0,
+            n_active_upper: 0,
+            entropy: entropy(p),
+            kl_track,
+            mse,
+            psnr: 10.0 * (1.0 / mse).log10(),
+            leak: 0.0,
+            w,
+        }
+    }
+}
+
+fn l1(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
+/// Lyapunov violation of a run: `max_{n<N} (V_δ(p_{n+1}) − V_δ(p_n))⁺` (SPEC §7).
+pub fn lyapunov_violation(v_delta: &[f64]) -> f64 {
+    v_delta
+        .windows(2)
+        .map(|w| (w[1] - w[0]).max(0.0))
+        .fold(0.0, f64::max)
+}

@@ -1,0 +1,153 @@
+//! Master-equation generator G(s) on the grid (SPEC §5): `G[k,i]` = rate i→k for neighbours,
+//! `G[i,i] = −Σ_k rate i→k` (columns sum to 0), stored in sprs CSC with a fixed 5-point pattern;
+//! [`Generator::refresh`] rewrites the rates in place, `rate = flux(scale(s)·κ_ik/h², φ_k − φ_i)`.
+
+use crate::error::Result;
+use crate::flux::Flux;
+use crate::grid::Grid;
+use crate::partition::Partition;
+use crate::score::Drive;
+use sprs::{CsMat, TriMat};
+
+#[derive(Debug, Clone, Copy)]
+struct FaceSlot {
+    i: usize,
+    k: usize,
+    kappa: f64,
+    /// position of G[k,i] (rate i→k) in the value array
+    pos_ki: usize,
+    /// position of G[i,k] (rate k→i)
+    pos_ik: usize,
+}
+
+/// The generator G(s) with its drive, flux and face conductances.
+pub struct Generator {
+    mat: CsMat<f64>,
+    faces: Vec<FaceSlot>,
+    diag_pos: Vec<usize>,
+    col_ptr: Vec<usize>,
+    flux: Flux,
+    drive: Box<dyn Drive>,
+    phi: Vec<f64>,
+    built_at: Option<f64>,
+    version: u64,
+    max_exit: f64,
+}
+
+impl Generator {
+    /// Pattern and conductances: `κ_ik/h²` with κ = 1 inside a block and `eps` across blocks.
+    pub fn new(part: &Partition, eps: f64, flux: Flux, drive: Box<dyn Drive>) -> Self {
+        let grid: Grid = part.grid();
+        let n = grid.n();
+        let h2 = grid.h() * grid.h();
+        let pairs = grid.faces();
+        let mut tri = TriMat::with_capacity((n, n), n + 2 * pairs.len());
+        for i in 0..n {
+            tri.add_triplet(i, i, 0.0);
+        }
+        for &(i, k) in &pairs {
+            tri.add_triplet(k, i, 0.0);
+            tri.add_triplet(i, k, 0.0);
+        }
+        let mat: CsMat<f64> = tri.to_csc();
+        let pos = |row: usize, col: usize| -> usize {
+            let (start, end) = (
+                mat.indptr().raw_storage()[col],
+                mat.indptr().raw_storage()[col + 1],
+            );
+            let idx = &mat.indices()[start..end];
+            start
+                + idx
+                    .binary_search(&row)
+                    .unwrap_or_else(|_| unreachable!("5-point pattern holds ({row},{col})"))
+        };
+        let faces = pairs
+            .iter()
+            .map(|&(i, k)| FaceSlot {
+                i,
+                k,
+                kappa: if part.same_block(i, k) { 1.0 } else { eps } / h2,
+                pos_ki: pos(k, i),
+                pos_ik: pos(i, k),
+            })
+            .collect();
+        let diag_pos = (0..n).map(|i| pos(i, i)).collect();
+        let col_ptr = mat.indptr().raw_storage().to_vec();
+        Self {
+            mat,
+            faces,
+            diag_pos,
+            col_ptr,
+            flux,
+            drive,
+            phi: vec![0.0; n],
+            built_at: None,
+            version: 0,
+            max_exit: 0.0,
+        }
+    }
+
+    /// Number of cells n.
+    pub fn n(&self) -> usize {
+        self.phi.len()
+    }
+
+    /// Rewrites the rates for time s (a no-op for a static drive once built). Each change of
+    /// the values increments [`Generator::version`], which keys factorisation reuse.
+    pub fn refresh(&mut self, s: f64) -> Result<()> {
+        if self.built_at == Some(s) || (self.built_at.is_some() && self.drive.is_static()) {
+            return Ok(());
+        }
+        let scale = self.drive.eval(s, &mut self.phi)?;
+        let vals = self.mat.data_mut();
+        for f in &self.faces {
+            let c = scale * f.kappa;
+            let d = self.phi[f.k] - self.phi[f.i];
+            vals[f.pos_ki] = self.flux.rate(c, d);
+            vals[f.pos_ik] = self.flux.rate(c, -d);
+        }
+        let indptr = &self.col_ptr;
+        let mut max_exit: f64 = 0.0;
+        for (col, &dp) in self.diag_pos.iter().enumerate() {
+            vals[dp] = 0.0;
+            let out: f64 = vals[indptr[col]..indptr[col + 1]].iter().sum();
+            vals[dp] = -out;
+            max_exit = max_exit.max(out);
+        }
+        self.max_exit = max_exit;
+        self.built_at = Some(s);
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Counter that changes whenever the values change.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Largest exit rate `max_i |G_ii|` at the last refresh.
+    pub fn max_exit_rate(&self) -> f64 {
+        self.max_exit
+    }
+
+    /// `out = G p` (sprs CSC matrix–vector product).
+    pub fn apply(&self, p: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        sprs::prod::mul_acc_mat_vec_csc(self.mat.view(), p, &mut *out);
+    }
+
+    /// The CSC matrix (column pointers, row indices and values shared with faer).
+    pub fn matrix(&self) -> &CsMat<f64> {
+        &self.mat
+    }
+
+    /// Positions of the diagonal entries in the value array.
+    pub fn diag_positions(&self) -> &[usize] {
+        &self.diag_pos
+    }
+
+    /// True when the drive is time independent.
+    pub fn is_static(&self) -> bool {
+        self.drive.is_static()
+    }
+}

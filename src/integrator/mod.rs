@@ -1,0 +1,97 @@
+//! Time integrators for the master equation `dp/ds = G(s) p` over one interval [s0, s1].
+//! A new method is a file here plus one variant in [`IntegratorKind`].
+
+mod explicit_euler;
+mod implicit_euler;
+mod trbdf2;
+
+pub use explicit_euler::ExplicitEuler;
+pub use implicit_euler::ImplicitEuler;
+pub use trbdf2::{StepControl, TrBdf2};
+
+use crate::error::Result;
+use crate::generator::Generator;
+use serde::{Deserialize, Serialize};
+
+/// Work done by one call of [`Integrator::advance`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepStats {
+    /// Accepted internal steps.
+    pub steps: usize,
+    /// Rejected internal steps (error too large or a negative entry).
+    pub rejected: usize,
+    /// Numeric LU factorisations.
+    pub factorizations: usize,
+}
+
+impl std::ops::AddAssign for StepStats {
+    fn add_assign(&mut self, o: Self) {
+        self.steps += o.steps;
+        self.rejected += o.rejected;
+        self.factorizations += o.factorizations;
+    }
+}
+
+/// A one-interval solver for `dp/ds = G(s) p`.
+pub trait Integrator: Send {
+    /// Advertised order of accuracy in Δt (read by the order tests).
+    fn order(&self) -> u32;
+    /// Short name for logs and file attributes.
+    fn name(&self) -> &'static str;
+    /// Advances `p` from `s0` to `s1`, refreshing G as needed.
+    fn advance(&mut self, g: &mut Generator, p: &mut [f64], s0: f64, s1: f64) -> Result<StepStats>;
+}
+
+/// Entries below `−NEG_TOL` count as negative (a rejected step for TR-BDF2).
+pub const NEG_TOL: f64 = 1e-16;
+
+/// Integrator selection (config `[flow.integrator]`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IntegratorKind {
+    /// Explicit Euler, substeps with `Δt·max_i|G_ii| ≤ cfl` (cfl ≤ 1 keeps p ≥ 0), at least `substeps`.
+    ExplicitEuler {
+        /// Positivity limit, in (0, 1].
+        cfl: f64,
+        /// Minimum number of equal substeps per interval.
+        substeps: usize,
+    },
+    /// Implicit Euler with `substeps` equal steps per interval (generator at each step's end).
+    ImplicitEuler {
+        /// Equal substeps per interval.
+        substeps: usize,
+    },
+    /// TR-BDF2 (γ = 2 − √2) with `substeps` equal steps per interval (negative steps are halved).
+    Trbdf2Fixed {
+        /// Equal substeps per interval.
+        substeps: usize,
+    },
+    /// TR-BDF2 with adaptive steps: embedded error estimate, max norm of
+    /// `|est_i| / (atol + rtol·|p_i|)` ≤ 1.
+    Trbdf2Adaptive {
+        /// Relative tolerance.
+        rtol: f64,
+        /// Absolute tolerance on the masses.
+        atol: f64,
+    },
+}
+
+impl IntegratorKind {
+    /// Builds the integrator for G's pattern.
+    pub fn build(&self, g: &Generator) -> Result<Box<dyn Integrator>> {
+        Ok(match *self {
+            IntegratorKind::ExplicitEuler { cfl, substeps } => {
+                Box::new(ExplicitEuler::new(g.n(), cfl, substeps))
+            }
+            IntegratorKind::ImplicitEuler { substeps } => {
+                Box::new(ImplicitEuler::new(g, substeps)?)
+            }
+            IntegratorKind::Trbdf2Fixed { substeps } => {
+                Box::new(TrBdf2::new(g, StepControl::Fixed { substeps })?)
+            }
+            IntegratorKind::Trbdf2Adaptive { rtol, atol } => {
+                Box::new(TrBdf2::new(g, StepControl::Adaptive { rtol, atol })?)
+            }
+        })
+    }
+}

@@ -1,0 +1,344 @@
+//! A validated problem: a [`Config`] checked against every meaning (SPEC §1–§6) and turned into
+//! grid, partition, data, reference, start and projection times, plus the builders of the
+//! generator, integrator, post-step operators and diagnostics of a run.
+
+use crate::config::{Config, DataConfig, FlowMode, NoiseBase, ScoreConfig, StartConfig};
+use crate::data;
+use crate::diagnostics::{lyapunov_violation, Diagnostics};
+use crate::error::{CgklError, Result};
+use crate::flux::Flux;
+use crate::generator::Generator;
+use crate::grid::Grid;
+use crate::integrator::{Integrator, IntegratorKind, StepStats};
+use crate::kl::{Reference, ToleranceBox};
+use crate::oracle::ForwardOracle;
+use crate::partition::Partition;
+use crate::post_step::{PostStep, VdeltaProjection};
+use crate::schedule::{projection_times, ScheduleSpec};
+use crate::score::ReverseDrive;
+use crate::splitting::{run_splitting, SplitOutput};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A configuration checked and expanded into the objects a run needs.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The configuration it came from.
+    pub config: Config,
+    /// Pixel grid.
+    pub grid: Grid,
+    /// Blocks.
+    pub partition: Arc<Partition>,
+    /// Data q0.
+    pub q0: Vec<f64>,
+    /// Reference r = q0, w_ref, π.
+    pub reference: Arc<Reference>,
+    /// Start p_0.
+    pub p0: Vec<f64>,
+    /// Projection times s_0..s_N.
+    pub times: Vec<f64>,
+    /// A schedule fallback warning, if any.
+    pub warning: Option<String>,
+}
+
+/// One finished run, in memory, in the form the HDF5 sink stores.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Run name, e.g. `kernel_projected_N40`.
+    pub name: String,
+    /// Flow mode.
+    pub mode: FlowMode,
+    /// True for a projected run, false for the baseline.
+    pub projected: bool,
+    /// δ of the projection (projected) or of the δ-diagnostics (baseline: `diag_delta`).
+    pub delta: f64,
+    /// Projection times.
+    pub times: Vec<f64>,
+    /// Driver output: records, snapshots, final state, integrator work.
+    pub output: SplitOutput,
+    /// Lyapunov violation `max (V_δ(p_{n+1}) − V_δ(p_n))⁺`.
+    pub lyapunov_violation: f64,
+    /// Wall time of the run in seconds.
+    pub wall_s: f64,
+    /// The configuration as TOML.
+    pub config_toml: String,
+}
+
+fn unit_interval(key: &str, v: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&v) {
+        return Err(CgklError::config(key, v, "must lie in [0, 1]"));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks every value and builds the [`Problem`]; nothing is written before this succeeds.
+    pub fn validate(&self) -> Result<Problem> {
+        let grid = Grid::new(self.grid.nx, self.grid.ny)?;
+        let part = Partition::tiles(grid, self.partition.bx, self.partition.by)?;
+        unit_interval("forward.eps_fwd", self.forward.eps_fwd)?;
+        unit_interval("reverse.eps_rev", self.reverse.eps_rev)?;
+        let t = self.forward.horizon;
+        if !(t.is_finite() && t > 0.0) {
+            return Err(CgklError::config(
+                "forward.horizon",
+                t,
+                "T must be finite and > 0",
+            ));
+        }
+        self.forward.beta.validate()?;
+        if let Flux::Sg { eta } = self.reverse.flux {
+            if !(eta > 0.0 && eta <= 1.0) {
+                return Err(CgklError::config(
+                    "reverse.flux.eta",
+                    eta,
+                    "SG needs η ∈ (0, 1]; for η = 0 use reverse.flux.kind = \"upwind\"",
+                ));
+            }
+        }
+        if self.reverse.flux == Flux::PotentialSg {
+            return Err(CgklError::config(
+                "reverse.flux.kind",
+                "potential_sg",
+                "potential_sg is for potential problems (B-relax); use sg, upwind or chain_reversal",
+            ));
+        }
+        match &self.score {
+            ScoreConfig::Oracle => {}
+            ScoreConfig::Perturbed {
+                sigma, corr_len, ..
+            } => {
+                if !(sigma.is_finite() && *sigma >= 0.0) {
+                    return Err(CgklError::config(
+                        "score.sigma",
+                        sigma,
+                        "must be finite and ≥ 0",
+                    ));
+                }
+                if !(corr_len.is_finite() && *corr_len > 0.0) {
+                    return Err(CgklError::config(
+                        "score.corr_len",
+                        corr_len,
+                        "must be finite and > 0 (cells)",
+                    ));
+                }
+            }
+            ScoreConfig::Misspecified { eps_score } => {
+                unit_interval("score.eps_score", *eps_score)?
+            }
+        }
+        let delta = self.projection.delta;
+        if delta.is_nan() || delta < 0.0 {
+            return Err(CgklError::config(
+                "projection.delta",
+                delta,
+                "δ must be ≥ 0 (inf disables the projection)",
+            ));
+        }
+        if let IntegratorKind::Trbdf2Adaptive { rtol, atol } = self.flow.integrator {
+            if !(rtol > 0.0 && rtol < 1.0) {
+                return Err(CgklError::config(
+                    "flow.integrator.rtol",
+                    rtol,
+                    "must lie in (0, 1)",
+                ));
+            }
+            if !(atol > 0.0 && atol.is_finite()) {
+                return Err(CgklError::config(
+                    "flow.integrator.atol",
+                    atol,
+                    "must be finite and > 0",
+                ));
+            }
+        }
+        if let IntegratorKind::ExplicitEuler { cfl, .. } = self.flow.integrator {
+            if !(cfl > 0.0 && cfl <= 1.0) {
+                return Err(CgklError::config(
+                    "flow.integrator.cfl",
+                    cfl,
+                    "must lie in (0, 1] to keep p ≥ 0",
+                ));
+            }
+        }
+        let (bx, by) = (self.partition.bx, self.partition.by);
+        let q0 = match &self.data {
+            DataConfig::Checkerboard { contrast } => data::checkerboard(grid, bx, by, *contrast)?,
+            DataConfig::Textured {
+                contrast,
+                amplitude,
+                periods,
+            } => data::textured_checkerboard(grid, bx, by, *contrast, *amplitude, *periods)?,
+            DataConfig::Brelax => data::brelax_target(grid),
+        };
+        let reference = Reference::new(&part, q0.clone())?;
+        let mut oracle = self.forward_oracle_for(&part, &q0, self.forward.eps_fwd)?;
+        let p0 = match &self.start {
+            StartConfig::Noise { base, sigma, seed } => {
+                let b = match base {
+                    NoiseBase::Uniform => vec![1.0 / grid.n() as f64; grid.n()],
+                    NoiseBase::Data => q0.clone(),
+                };
+                data::lognormal_noise(&b, *sigma, *seed)?
+            }
+            StartConfig::ForwardEnd => {
+                let mut q = vec![0.0; grid.n()];
+                oracle.q_at(t, &mut q);
+                q
+            }
+            StartConfig::Data => q0.clone(),
+            StartConfig::Uniform => vec![1.0 / grid.n() as f64; grid.n()],
+        };
+        let spec = ScheduleSpec {
+            kind: self.schedule.kind,
+            n_steps: self.schedule.n_steps,
+            sigma_min: self.schedule.sigma_min,
+            rho: self.schedule.rho,
+        };
+        let (times, warning) = projection_times(&spec, t, &self.forward.beta, &mut oracle)?;
+        Ok(Problem {
+            config: self.clone(),
+            grid,
+            partition: Arc::new(part),
+            q0,
+            reference: Arc::new(reference),
+            p0,
+            times,
+            warning,
+        })
+    }
+
+    fn forward_oracle_for(&self, part: &Partition, q0: &[f64], eps: f64) -> Result<ForwardOracle> {
+        ForwardOracle::new(part, q0, eps, self.forward.beta, self.forward.horizon)
+    }
+}
+
+impl Problem {
+    /// The exact forward oracle with ε_fwd (for kl_track and p_0 = q_T).
+    pub fn forward_oracle(&self) -> Result<ForwardOracle> {
+        self.config
+            .forward_oracle_for(&self.partition, &self.q0, self.config.forward.eps_fwd)
+    }
+
+    /// A fresh reverse generator G(s): score oracle with ε_score (ε_fwd unless misspecified),
+    /// optional perturbation, ε_rev conductances, the configured flux.
+    pub fn generator(&self) -> Result<Generator> {
+        let cfg = &self.config;
+        let (eps_score, pert) = match &cfg.score {
+            ScoreConfig::Oracle => (cfg.forward.eps_fwd, None),
+            ScoreConfig::Perturbed {
+                sigma,
+                corr_len,
+                seed,
+            } => (
+                cfg.forward.eps_fwd,
+                Some((*sigma, data::smooth_field(self.grid, *corr_len, *seed)?)),
+            ),
+            ScoreConfig::Misspecified { eps_score } => (*eps_score, None),
+        };
+        let oracle = cfg.forward_oracle_for(&self.partition, &self.q0, eps_score)?;
+        let drive = ReverseDrive::new(oracle, cfg.forward.beta, pert);
+        Ok(Generator::new(
+            &self.partition,
+            cfg.reverse.eps_rev,
+            cfg.reverse.flux,
+            Box::new(drive),
+        ))
+    }
+
+    /// The integrator of the flow mode: kernel = one implicit-Euler step per Δt_n; resolved =
+    /// the configured integrator.
+    pub fn integrator(&self, g: &Generator, mode: FlowMode) -> Result<Box<dyn Integrator>> {
+        match mode {
+            FlowMode::Kernel => IntegratorKind::ImplicitEuler { substeps: 1 }.build(g),
+            FlowMode::Resolved => self.config.flow.integrator.build(g),
+        }
+    }
+
+    /// Diagnostics at tolerance δ (the projected run's δ, also for its baseline).
+    pub fn diagnostics(&self, delta: f64) -> Result<Diagnostics> {
+        let bounds = ToleranceBox::new(&self.reference.w_ref, delta)?;
+        Ok(Diagnostics::new(
+            self.partition.clone(),
+            self.reference.clone(),
+            bounds,
+            self.q0.clone(),
+            Some(self.forward_oracle()?),
+            self.config.forward.horizon,
+        ))
+    }
+
+    /// The V_δ projection at the configured δ.
+    pub fn projection(&self) -> Result<VdeltaProjection> {
+        let bounds = ToleranceBox::new(&self.reference.w_ref, self.config.projection.delta)?;
+        Ok(VdeltaProjection::new(
+            self.partition.clone(),
+            self.reference.clone(),
+            bounds,
+        ))
+    }
+
+    /// Snapshot step indices: `output.snapshots` evenly spaced in n, including 0 and N.
+    pub fn snapshot_steps(&self) -> Vec<usize> {
+        let n = self.times.len() - 1;
+        let k = self.config.output.snapshots.max(2);
+        (0..k).map(|j| (j * n + (k - 1) / 2) / (k - 1)).collect()
+    }
+
+    /// Runs the configured flow mode, projected or baseline, with a progress callback.
+    pub fn run_with_progress(
+        &self,
+        projected: bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<RunResult> {
+        let start = Instant::now();
+        let mode = self.config.flow.mode;
+        let mut g = self.generator()?;
+        let mut integ = self.integrator(&g, mode)?;
+        let mut post: Vec<Box<dyn PostStep>> = Vec::new();
+        if projected {
+            post.push(Box::new(self.projection()?));
+        }
+        let delta = self.config.projection.delta;
+        let mut diag = self.diagnostics(delta)?;
+        let output = run_splitting(
+            &mut g,
+            integ.as_mut(),
+            &mut post,
+            &mut diag,
+            &self.times,
+            &self.p0,
+            &self.snapshot_steps(),
+            progress,
+        )?;
+        let v_delta: Vec<f64> = output.records.iter().map(|r| r.v_delta).collect();
+        let n = self.times.len() - 1;
+        Ok(RunResult {
+            name: format!(
+                "{}_{}_N{}",
+                mode.name(),
+                if projected { "projected" } else { "baseline" },
+                n
+            ),
+            mode,
+            projected,
+            delta,
+            times: self.times.clone(),
+            lyapunov_violation: lyapunov_violation(&v_delta),
+            output,
+            wall_s: start.elapsed().as_secs_f64(),
+            config_toml: self.config.to_toml(),
+        })
+    }
+
+    /// Runs without progress reporting.
+    pub fn run(&self, projected: bool) -> Result<RunResult> {
+        self.run_with_progress(projected, &mut |_, _| {})
+    }
+}
+
+impl RunResult {
+    /// Integrator work summed over the run.
+    pub fn stats(&self) -> StepStats {
+        self.output.stats
+    }
+}

@@ -1,0 +1,171 @@
+//! Projection-time schedules (SPEC §6): `0 = s_0 < … < s_N = T`, `t_n = T − s_n`.
+//!
+//! - uniform: `s_n = nT/N`;
+//! - geometric: `σ_n = σ_max (σ_min/σ_max)^{n/(N−1)}`, n < N, with `σ(t) = √(2S(t))`, `s_N = T`;
+//! - EDM/Karras: `σ_n = (σ_max^{1/ρ} + n/(N−1)(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ`, n < N, `s_N = T`;
+//! - equal-entropy: `H(q_{t_n}) = H(q_T) − (n/N)(H(q_T) − H(q0))` (bisection in t on the
+//!   oracle's entropy); falls back to uniform, with a warning, where `|H(q_T) − H(q0)| < 1e-10 H(q0)`.
+
+use crate::beta::BetaSchedule;
+use crate::error::{CgklError, Result};
+use crate::oracle::ForwardOracle;
+use serde::{Deserialize, Serialize};
+
+/// Schedule selection (config `[schedule]`, key `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// Equal steps in s.
+    Uniform,
+    /// Geometric in σ(t) = √(2S(t)).
+    Geometric,
+    /// EDM/Karras ρ-schedule in σ.
+    Karras,
+    /// Equal increments of the forward entropy H(q_t).
+    EqualEntropy,
+}
+
+/// Schedule parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleSpec {
+    /// Which schedule.
+    pub kind: ScheduleKind,
+    /// Number of projection steps N ≥ 1.
+    pub n_steps: usize,
+    /// σ_min > 0 for geometric and Karras.
+    pub sigma_min: f64,
+    /// Karras ρ (default 7).
+    pub rho: f64,
+}
+
+/// The projection times `s_0..s_N` and a warning if a fallback was taken.
+pub fn projection_times(
+    spec: &ScheduleSpec,
+    horizon: f64,
+    beta: &BetaSchedule,
+    oracle: &mut ForwardOracle,
+) -> Result<(Vec<f64>, Option<String>)> {
+    let n = spec.n_steps;
+    if n == 0 {
+        return Err(CgklError::config("schedule.n_steps", 0, "N must be ≥ 1"));
+    }
+    let uniform = || {
+        (0..=n)
+            .map(|k| {
+                if k == n {
+                    horizon
+                } else {
+                    horizon * k as f64 / n as f64
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let from_sigmas = |sig: Vec<f64>| -> Vec<f64> {
+        let mut s: Vec<f64> = sig
+            .iter()
+            .map(|&sg| horizon - beta.inverse_integral(0.5 * sg * sg, horizon))
+            .collect();
+        s[0] = 0.0;
+        s.push(horizon);
+        s
+    };
+    let sigma_max = (2.0 * beta.integral(horizon, horizon)).sqrt();
+    let check_sigma = || -> Result<()> {
+        if !(spec.sigma_min > 0.0 && spec.sigma_min < sigma_max) {
+            return Err(CgklError::config(
+                "schedule.sigma_min",
+                spec.sigma_min,
+                format!("σ_min must lie in (0, σ_max = √(2S(T)) = {sigma_max:.4e})"),
+            ));
+        }
+        Ok(())
+    };
+    let mut warning = None;
+    let times = match spec.kind {
+        ScheduleKind::Uniform => uniform(),
+        ScheduleKind::Geometric => {
+            check_sigma()?;
+            let r = spec.sigma_min / sigma_max;
+            from_sigmas(
+                (0..n)
+                    .map(|k| {
+                        if n == 1 {
+                            sigma_max
+                        } else {
+                            sigma_max * r.powf(k as f64 / (n - 1) as f64)
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        ScheduleKind::Karras => {
+            check_sigma()?;
+            if !(spec.rho.is_finite() && spec.rho > 0.0) {
+                return Err(CgklError::config(
+                    "schedule.rho",
+                    spec.rho,
+                    "ρ must be finite and > 0 (Karras: 7)",
+                ));
+            }
+            let (a, b) = (
+                sigma_max.powf(1.0 / spec.rho),
+                spec.sigma_min.powf(1.0 / spec.rho),
+            );
+            from_sigmas(
+                (0..n)
+                    .map(|k| {
+                        let f = if n == 1 {
+                            0.0
+                        } else {
+                            k as f64 / (n - 1) as f64
+                        };
+                        (a + f * (b - a)).powf(spec.rho)
+                    })
+                    .collect(),
+            )
+        }
+        ScheduleKind::EqualEntropy => {
+            let h0 = oracle.entropy_at(0.0);
+            let ht = oracle.entropy_at(horizon);
+            if (ht - h0).abs() < 1e-10 * h0.abs() {
+                warning = Some(format!(
+                    "equal-entropy schedule: H(q_T) − H(q0) = {:.3e} is negligible (the data do not move under the forward flow); using the uniform schedule",
+                    ht - h0
+                ));
+                uniform()
+            } else {
+                let mut s = vec![0.0; n + 1];
+                s[n] = horizon;
+                for k in 1..n {
+                    let target = ht - (k as f64 / n as f64) * (ht - h0);
+                    let (mut lo, mut hi) = (0.0, horizon);
+                    for _ in 0..200 {
+                        let mid = 0.5 * (lo + hi);
+                        if mid <= lo || mid >= hi {
+                            break;
+                        }
+                        if oracle.entropy_at(mid) < target {
+                            lo = mid;
+                        } else {
+                            hi = mid;
+                        }
+                    }
+                    s[k] = horizon - 0.5 * (lo + hi);
+                }
+                s
+            }
+        }
+    };
+    if let Some(k) = (0..n).find(|&k| !(times[k + 1] > times[k])) {
+        return Err(CgklError::config(
+            "schedule",
+            format!("{:?}", spec.kind),
+            format!(
+                "projection times are not strictly increasing at n = {k} (s = {:e}, {:e}); use fewer steps or a smaller σ_min",
+                times[k],
+                times[k + 1]
+            ),
+        ));
+    }
+    Ok((times, warning))
+}

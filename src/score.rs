@@ -1,0 +1,169 @@
+//! Score models and drives (SPEC §5). A [`Drive`] supplies, at reverse time s, the cell field φ
+//! whose differences set the rates (φ = ln q̂_{T−s} for the reverse diffusion, φ = −U for a
+//! potential problem) and the scale c(s) multiplying the face conductances κ/h² (β(T−s), or D).
+
+use crate::beta::BetaSchedule;
+use crate::error::{CgklError, Result};
+use crate::grid::Grid;
+use crate::oracle::ForwardOracle;
+
+/// A time-dependent rate field for the [`crate::generator::Generator`].
+pub trait Drive: Send {
+    /// Writes φ(s) into `phi` and returns the scale c(s) ≥ 0.
+    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64>;
+    /// True when φ and the scale do not depend on s (then G is built once).
+    fn is_static(&self) -> bool;
+}
+
+/// Reverse-diffusion drive: `φ = ln q̂_t + σ ξ`, `t = T − s`, scale `β(t)`.
+///
+/// q̂ is the oracle built with ε_score (= ε_fwd for the plain oracle, ≠ ε_fwd for the
+/// misspecified-score/leakage experiment); σ ξ is the seeded smooth perturbation (σ = 0: none).
+/// If β is constant and q_t does not move (max |q_t − q0| ≤ 1e-13 max q0 at t = T/2 and T, as for
+/// block-constant data with ε_score = 0) the drive is static and uses q0 itself for every t.
+pub struct ReverseDrive {
+    oracle: ForwardOracle,
+    beta: BetaSchedule,
+    horizon: f64,
+    perturbation: Option<(f64, Vec<f64>)>,
+    q: Vec<f64>,
+    frozen: bool,
+}
+
+impl ReverseDrive {
+    /// A drive from the score oracle, β, T and an optional perturbation (σ, ξ).
+    pub fn new(
+        mut oracle: ForwardOracle,
+        beta: BetaSchedule,
+        perturbation: Option<(f64, Vec<f64>)>,
+    ) -> Self {
+        let horizon = oracle.horizon();
+        let n = oracle.q0().len();
+        let mut q = vec![0.0; n];
+        let qmax = oracle.q0().iter().cloned().fold(0.0, f64::max);
+        let mut frozen = matches!(beta, BetaSchedule::Constant { .. });
+        for t in [0.5 * horizon, horizon] {
+            oracle.q_at(t, &mut q);
+            let dev = q
+                .iter()
+                .zip(oracle.q0())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            frozen &= dev <= 1e-13 * qmax;
+        }
+        Self {
+            oracle,
+            beta,
+            horizon,
+            perturbation,
+            q,
+            frozen,
+        }
+    }
+}
+
+/// `φ_i = ln q_i (+ σ ξ_i)`, rejecting q ≤ 0 or non-finite q.
+fn log_field(q: &[f64], t: f64, pert: Option<&(f64, Vec<f64>)>, phi: &mut [f64]) -> Result<()> {
+    for (i, (&qi, ph)) in q.iter().zip(phi.iter_mut()).enumerate() {
+        if !(qi > 0.0 && qi.is_finite()) {
+            let what = if qi.is_nan() || qi.is_infinite() {
+                "not finite"
+            } else if qi == 0.0 {
+                "zero"
+            } else {
+                "negative"
+            };
+            return Err(CgklError::Score {
+                t,
+                cell: i,
+                what: what.into(),
+            });
+        }
+        *ph = qi.ln();
+    }
+    if let Some((sigma, xi)) = pert {
+        phi.iter_mut().zip(xi).for_each(|(p, x)| *p += sigma * x);
+    }
+    Ok(())
+}
+
+impl Drive for ReverseDrive {
+    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64> {
+        let t = (self.horizon - s).max(0.0);
+        if self.frozen {
+            log_field(self.oracle.q0(), t, self.perturbation.as_ref(), phi)?;
+        } else {
+            self.oracle.q_at(t, &mut self.q);
+            log_field(&self.q, t, self.perturbation.as_ref(), phi)?;
+        }
+        Ok(self.beta.beta(t, self.horizon))
+    }
+
+    fn is_static(&self) -> bool {
+        self.frozen
+    }
+}
+
+/// Potential problem `∂_t ρ = ∇·(D(∇ρ + ρ∇U))` on the grid: φ_i = −U(x_i, y_i, s), scale D.
+pub struct PotentialDrive {
+    centres: Vec<(f64, f64)>,
+    potential: Box<dyn Fn(f64, f64, f64) -> f64 + Send>,
+    diffusion: f64,
+    time_dependent: bool,
+}
+
+impl PotentialDrive {
+    /// `U(x, y, t)` evaluated at the cell centres; `time_dependent = false` builds G once.
+    pub fn new(
+        grid: Grid,
+        potential: Box<dyn Fn(f64, f64, f64) -> f64 + Send>,
+        diffusion: f64,
+        time_dependent: bool,
+    ) -> Self {
+        Self {
+            centres: (0..grid.n()).map(|i| grid.centre(i)).collect(),
+            potential,
+            diffusion,
+            time_dependent,
+        }
+    }
+}
+
+impl Drive for PotentialDrive {
+    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64> {
+        for (i, (ph, &(x, y))) in phi.iter_mut().zip(&self.centres).enumerate() {
+            let u = (self.potential)(x, y, s);
+            if !u.is_finite() {
+                return Err(CgklError::Data(format!(
+                    "potential U is {u} at cell {i} (x = {x}, y = {y}, t = {s}); U must be finite"
+                )));
+            }
+            *ph = -u;
+        }
+        Ok(self.diffusion)
+    }
+
+    fn is_static(&self) -> bool {
+        !self.time_dependent
+    }
+}
+
+/// Pure heat flow (φ ≡ 0, scale β(t) in forward time): with [`crate::flux::Flux::ChainReversal`] the
+/// generator is the forward A of SPEC §4 (used for numerical checks of the oracle).
+pub struct HeatDrive {
+    /// Rate schedule.
+    pub beta: BetaSchedule,
+    /// Horizon T of the schedule.
+    pub horizon: f64,
+}
+
+impl Drive for HeatDrive {
+    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64> {
+        phi.fill(0.0);
+        Ok(self.beta.beta(s, self.horizon))
+    }
+
+    fn is_static(&self) -> bool {
+        matches!(self.beta, BetaSchedule::Constant { .. })
+    }
+}
