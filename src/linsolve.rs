@@ -10,6 +10,9 @@ use faer::sparse::linalg::lu::{factorize_symbolic_lu, LuSymbolicParams, NumericL
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par, Spec};
 
+/// Relative tolerance on `a` under which a factorisation of the same G is reused.
+pub const REUSE_RTOL: f64 = 1e-12;
+
 /// Reusable sparse LU for systems `(I − a G) x = b` with G's fixed pattern.
 pub struct SparseLu {
     symbolic: SymbolicLu<usize>,
@@ -47,12 +50,13 @@ impl SparseLu {
         })
     }
 
-    /// Factorises `I − a G` unless the same G version with the same `a` (to 4 ulp: uniform
-    /// schedules give Δt_n = s_{n+1} − s_n that differ in the last bits) is already factorised.
+    /// Factorises `I − a G` unless the same G version with the same `a` to a relative 1e-12 is
+    /// already factorised (uniform schedules give Δt_n = s_{n+1} − s_n that differ by round-off
+    /// of s; solving with Δt off by 1e-12 relative changes the step by far less than its error).
     /// `s` only labels a failure.
     pub fn factor(&mut self, g: &Generator, a: f64, s: f64) -> Result<()> {
         if let Some((v, a_old)) = self.key {
-            if v == g.version() && (a - a_old).abs() <= 4.0 * f64::EPSILON * a.abs() {
+            if v == g.version() && (a - a_old).abs() <= REUSE_RTOL * a.abs() {
                 return Ok(());
             }
         }
