@@ -1,0 +1,166 @@
+//! The HDF5 layout of SPEC §9. A run lives at the file root or in `/runs/<name>` of a sweep
+//! file: attributes `config` (TOML) and `version`; `grid/labels` (int32 ny×nx);
+//! `reference/{q0, r, w_ref}`; `trajectory/<diagnostic>` (N+1) and `trajectory/w` ((N+1)×m);
+//! `snapshots/{s, n, p}` (p: K×ny×nx, chunked, deflate); `final/p`. A sweep adds `summary/`
+//! and `limit/<projected|baseline>/p`.
+
+use super::h5util::{self, describe};
+use crate::diagnostics::StepRecord;
+use crate::error::Result;
+use crate::problem::{Problem, RunResult};
+use hdf5::Group;
+
+/// The float64 §7 diagnostics: (dataset name, description, units, accessor).
+#[allow(clippy::type_complexity)]
+pub const F64_DIAGNOSTICS: &[(&str, &str, &str, fn(&StepRecord) -> f64)] = &[
+    ("s", "reverse time s_n", "time", |r| r.s),
+    (
+        "dt",
+        "step Δt_n = s_n − s_{n−1} (0 at n = 0)",
+        "time",
+        |r| r.dt,
+    ),
+    ("mass", "Σ p", "1", |r| r.mass),
+    ("min_p", "min_i p_i", "1", |r| r.min_p),
+    ("V", "V = D(p‖r)", "nats", |r| r.v),
+    (
+        "V_delta_pre",
+        "V_δ(p̃) before the post-step operators",
+        "nats",
+        |r| r.v_delta_pre,
+    ),
+    ("V_delta", "V_δ(p)", "nats", |r| r.v_delta),
+    (
+        "V_within",
+        "V_within(p) = Σ_j w_j D(p|_j‖π^(j))",
+        "nats",
+        |r| r.v_within,
+    ),
+    (
+        "V_coarse",
+        "V_coarse,δ(p) = D(w(p)‖w★(p))",
+        "nats",
+        |r| r.v_coarse,
+    ),
+    (
+        "E_block_pre",
+        "E_block(p̃) = Σ_j |w_j(p̃) − w_ref_j|",
+        "1",
+        |r| r.e_block_pre,
+    ),
+    ("E_block", "E_block(p)", "1", |r| r.e_block),
+    ("E_inf", "E_inf(p) = max_j |w_j(p) − w_ref_j|", "1", |r| {
+        r.e_inf
+    }),
+    (
+        "tau",
+        "τ★ of w(p̃) (smallest on a flat; NaN at n = 0)",
+        "1",
+        |r| r.tau,
+    ),
+    ("entropy", "H(p) = −Σ p ln p", "nats", |r| r.entropy),
+    (
+        "kl_track",
+        "D(p_n ‖ q_{T−s_n}) against the ε_fwd oracle",
+        "nats",
+        |r| r.kl_track,
+    ),
+    ("mse", "mean_i ((p_i − q0_i)/max q0)²", "1", |r| r.mse),
+    ("psnr", "10 log10(1/mse)", "dB", |r| r.psnr),
+    ("leak", "Σ_j |w_j(p̃) − w_j(p_{n−1})|", "1", |r| {
+        r.leak
+    }),
+];
+
+/// Writes one run into `g` (the file root or `/runs/<name>`).
+pub fn write_run(g: &Group, pb: &Problem, run: &RunResult) -> Result<()> {
+    let (nx, ny, m) = (pb.grid.nx, pb.grid.ny, pb.partition.m());
+    h5util::attr_str(g, "config", &run.config_toml)?;
+    h5util::attr_str(g, "version", env!("CARGO_PKG_VERSION"))?;
+    h5util::attr_str(g, "name", &run.name)?;
+    h5util::attr_str(g, "mode", run.mode.name())?;
+    h5util::attr_str(
+        g,
+        "projection",
+        if run.projected {
+            "projected"
+        } else {
+            "baseline"
+        },
+    )?;
+    h5util::attr_f64(
+        g,
+        if run.projected { "delta" } else { "diag_delta" },
+        run.delta,
+    )?;
+    h5util::attr_i64(g, "N", (run.times.len() - 1) as i64)?;
+    h5util::attr_f64(g, "lyapunov_violation", run.lyapunov_violation)?;
+    h5util::attr_f64(g, "wall_s", run.wall_s)?;
+    let st = run.stats();
+    h5util::attr_i64(g, "integrator_steps", st.steps as i64)?;
+    h5util::attr_i64(g, "integrator_rejected", st.rejected as i64)?;
+    h5util::attr_i64(g, "lu_factorizations", st.factorizations as i64)?;
+
+    let labels: Vec<i32> = pb.partition.labels().iter().map(|&l| l as i32).collect();
+    let ds = h5util::write_i32_2d(g, "grid/labels", ny, nx, &labels)?;
+    describe(&ds, "block label of every cell (row = y)", "1")?;
+    let grid = h5util::group(g, "grid")?;
+    h5util::attr_i64(&grid, "nx", nx as i64)?;
+    h5util::attr_i64(&grid, "ny", ny as i64)?;
+    h5util::attr_f64(&grid, "h", pb.grid.h())?;
+    h5util::attr_i64(&grid, "m", m as i64)?;
+
+    let ds = h5util::write_f64_2d(g, "reference/q0", ny, nx, &pb.q0)?;
+    describe(&ds, "data image q0 (cell masses)", "1")?;
+    let ds = h5util::write_f64_2d(g, "reference/r", ny, nx, &pb.reference.r)?;
+    describe(&ds, "reference image r", "1")?;
+    let ds = h5util::write_f64(g, "reference/w_ref", &pb.reference.w_ref)?;
+    describe(&ds, "reference block masses w_ref = w(r)", "1")?;
+    let ds = h5util::write_f64_2d(g, "start/p0", ny, nx, &pb.p0)?;
+    describe(&ds, "initial state p_0 (not projected)", "1")?;
+
+    let recs = &run.output.records;
+    for (name, what, units, get) in F64_DIAGNOSTICS {
+        let v: Vec<f64> = recs.iter().map(get).collect();
+        let ds = h5util::write_f64(g, &format!("trajectory/{name}"), &v)?;
+        describe(&ds, what, units)?;
+    }
+    let lo: Vec<i32> = recs.iter().map(|r| r.n_active_lower).collect();
+    let ds = h5util::write_i32(g, "trajectory/n_active_lower", &lo)?;
+    describe(&ds, "#{j : τ★ w_j(p̃) < l_j}", "1")?;
+    let up: Vec<i32> = recs.iter().map(|r| r.n_active_upper).collect();
+    let ds = h5util::write_i32(g, "trajectory/n_active_upper", &up)?;
+    describe(&ds, "#{j : τ★ w_j(p̃) > u_j}", "1")?;
+    let w: Vec<f64> = recs.iter().flat_map(|r| r.w.iter().copied()).collect();
+    let ds = h5util::write_f64_2d(g, "trajectory/w", recs.len(), m, &w)?;
+    describe(&ds, "block masses w(p_n), (N+1) × m", "1")?;
+
+    let steps = &run.output.snapshot_steps;
+    let s: Vec<f64> = steps.iter().map(|&k| run.times[k]).collect();
+    let ds = h5util::write_f64(g, "snapshots/s", &s)?;
+    describe(&ds, "times of the snapshots", "time")?;
+    let n: Vec<i64> = steps.iter().map(|&k| k as i64).collect();
+    let ds = h5util::write_i64(g, "snapshots/n", &n)?;
+    describe(&ds, "step indices of the snapshots", "1")?;
+    let ds = h5util::write_f64_3d_compressed(
+        g,
+        "snapshots/p",
+        steps.len(),
+        ny,
+        nx,
+        &run.output.snapshots,
+    )?;
+    describe(
+        &ds,
+        "states after projection at snapshots/s, K × ny × nx",
+        "1",
+    )?;
+    let ds = h5util::write_f64_2d(g, "final/p", ny, nx, &run.output.final_p)?;
+    describe(&ds, "final state p_N", "1")?;
+    Ok(())
+}
+
+/// Reads `trajectory/<name>` of a run group (for round-trip checks and `inspect`).
+pub fn read_trajectory(g: &Group, name: &str) -> Result<Vec<f64>> {
+    Ok(h5util::read_f64(g, &format!("trajectory/{name}"))?)
+}

@@ -1,0 +1,22 @@
+//! Output (SPEC §9): the HDF5 layout of runs and sweeps ([`layout`]) over a thin, atomic,
+//! error-reporting HDF5 layer ([`h5util`]).
+
+pub mod h5util;
+pub mod layout;
+
+use crate::error::CgklError;
+use h5util::H5Error;
+
+impl From<H5Error> for CgklError {
+    fn from(e: H5Error) -> Self {
+        match e {
+            H5Error::MissingParent { ref path, .. } | H5Error::Exists { ref path } => {
+                CgklError::Io {
+                    path: path.display().to_string(),
+                    msg: e.to_string(),
+                }
+            }
+            other => CgklError::Output(other.to_string()),
+        }
+    }
+}
