@@ -244,7 +244,8 @@ impl FlowMode {
 pub struct FlowConfig {
     /// kernel | resolved.
     pub mode: FlowMode,
-    /// Integrator of the resolved mode (default TR-BDF2, rtol 1e-8, atol 1e-12).
+    /// Integrator of the resolved mode (default `auto`, rtol 1e-8, atol 1e-12: uniformization for
+    /// a time-independent generator, adaptive TR-BDF2 otherwise).
     pub integrator: IntegratorKind,
 }
 
@@ -252,7 +253,7 @@ impl Default for FlowConfig {
     fn default() -> Self {
         Self {
             mode: FlowMode::Kernel,
-            integrator: IntegratorKind::Trbdf2Adaptive {
+            integrator: IntegratorKind::Auto {
                 rtol: 1e-8,
                 atol: 1e-12,
             },

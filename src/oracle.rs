@@ -27,6 +27,7 @@ pub struct ForwardOracle {
     q0_hat: Mat<f64>,
     work: Mat<f64>,
     work2: Mat<f64>,
+    frozen: bool,
 }
 
 /// 1-D generator of length n with conductance `kappa(f)/h²` on face f (between cells f and f+1).
@@ -109,7 +110,7 @@ impl ForwardOracle {
             1.0,
             Par::Seq,
         );
-        Ok(Self {
+        let mut oracle = Self {
             grid,
             beta,
             horizon,
@@ -121,7 +122,25 @@ impl ForwardOracle {
             q0_hat,
             work: Mat::zeros(grid.ny, grid.nx),
             work2: Mat::zeros(grid.ny, grid.nx),
-        })
+            frozen: false,
+        };
+        // data that do not move (A q0 = 0, e.g. block-constant data with ε_fwd = 0): use q0 itself
+        let s_end = beta.integral(horizon, horizon);
+        let qmax = q0.iter().cloned().fold(0.0, f64::max);
+        let mut q = vec![0.0; grid.n()];
+        let mut frozen = true;
+        for s in [0.5 * s_end, s_end] {
+            oracle.q_at_s(s, &mut q);
+            frozen &= q.iter().zip(q0).all(|(a, b)| (a - b).abs() <= 1e-13 * qmax);
+        }
+        oracle.frozen = frozen;
+        Ok(oracle)
+    }
+
+    /// True when `q_t = q0` for every t (to 1e-13·max q0, checked at S(T)/2 and S(T)); then
+    /// [`ForwardOracle::q_at`] returns q0 itself.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
     }
 
     /// The data q0.
@@ -134,9 +153,9 @@ impl ForwardOracle {
         self.horizon
     }
 
-    /// `q_t` written into `out` (row-major). At t = 0 returns q0 itself (no round-off).
+    /// `q_t` written into `out` (row-major). At t = 0, or for frozen data, returns q0 itself.
     pub fn q_at(&mut self, t: f64, out: &mut [f64]) {
-        if t <= 0.0 {
+        if t <= 0.0 || self.frozen {
             out.copy_from_slice(&self.q0);
             return;
         }

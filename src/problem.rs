@@ -135,7 +135,9 @@ impl Config {
                 "δ must be ≥ 0 (inf disables the projection)",
             ));
         }
-        if let IntegratorKind::Trbdf2Adaptive { rtol, atol } = self.flow.integrator {
+        if let IntegratorKind::Trbdf2Adaptive { rtol, atol } | IntegratorKind::Auto { rtol, atol } =
+            self.flow.integrator
+        {
             if !(rtol > 0.0 && rtol < 1.0) {
                 return Err(CgklError::config(
                     "flow.integrator.rtol",
@@ -148,6 +150,15 @@ impl Config {
                     "flow.integrator.atol",
                     atol,
                     "must be finite and > 0",
+                ));
+            }
+        }
+        if let IntegratorKind::Uniformization { tol } = self.flow.integrator {
+            if !(tol > 0.0 && tol < 1e-2) {
+                return Err(CgklError::config(
+                    "flow.integrator.tol",
+                    tol,
+                    "must lie in (0, 1e-2)",
                 ));
             }
         }

@@ -19,8 +19,8 @@ pub trait Drive: Send {
 ///
 /// q̂ is the oracle built with ε_score (= ε_fwd for the plain oracle, ≠ ε_fwd for the
 /// misspecified-score/leakage experiment); σ ξ is the seeded smooth perturbation (σ = 0: none).
-/// If β is constant and q_t does not move (max |q_t − q0| ≤ 1e-13 max q0 at t = T/2 and T, as for
-/// block-constant data with ε_score = 0) the drive is static and uses q0 itself for every t.
+/// If β is constant and the oracle is frozen (q_t = q0, as for block-constant data with
+/// ε_score = 0; see [`ForwardOracle::is_frozen`]) the drive is static.
 pub struct ReverseDrive {
     oracle: ForwardOracle,
     beta: BetaSchedule,
@@ -33,24 +33,13 @@ pub struct ReverseDrive {
 impl ReverseDrive {
     /// A drive from the score oracle, β, T and an optional perturbation (σ, ξ).
     pub fn new(
-        mut oracle: ForwardOracle,
+        oracle: ForwardOracle,
         beta: BetaSchedule,
         perturbation: Option<(f64, Vec<f64>)>,
     ) -> Self {
         let horizon = oracle.horizon();
-        let n = oracle.q0().len();
-        let mut q = vec![0.0; n];
-        let qmax = oracle.q0().iter().cloned().fold(0.0, f64::max);
-        let mut frozen = matches!(beta, BetaSchedule::Constant { .. });
-        for t in [0.5 * horizon, horizon] {
-            oracle.q_at(t, &mut q);
-            let dev = q
-                .iter()
-                .zip(oracle.q0())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            frozen &= dev <= 1e-13 * qmax;
-        }
+        let q = vec![0.0; oracle.q0().len()];
+        let frozen = oracle.is_frozen() && matches!(beta, BetaSchedule::Constant { .. });
         Self {
             oracle,
             beta,
@@ -90,7 +79,7 @@ fn log_field(q: &[f64], t: f64, pert: Option<&(f64, Vec<f64>)>, phi: &mut [f64])
 impl Drive for ReverseDrive {
     fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64> {
         let t = (self.horizon - s).max(0.0);
-        if self.frozen {
+        if self.oracle.is_frozen() {
             log_field(self.oracle.q0(), t, self.perturbation.as_ref(), phi)?;
         } else {
             self.oracle.q_at(t, &mut self.q);

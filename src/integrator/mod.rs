@@ -4,10 +4,12 @@
 mod explicit_euler;
 mod implicit_euler;
 mod trbdf2;
+mod uniformization;
 
 pub use explicit_euler::ExplicitEuler;
 pub use implicit_euler::ImplicitEuler;
 pub use trbdf2::{StepControl, TrBdf2};
+pub use uniformization::Uniformization;
 
 use crate::error::Result;
 use crate::generator::Generator;
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// Work done by one call of [`Integrator::advance`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StepStats {
-    /// Accepted internal steps.
+    /// Accepted internal steps (for uniformization: matrix–vector products).
     pub steps: usize,
     /// Rejected internal steps (error too large or a negative entry).
     pub rejected: usize,
@@ -74,6 +76,18 @@ pub enum IntegratorKind {
         /// Absolute tolerance on the masses.
         atol: f64,
     },
+    /// Uniformization, exact in time up to an L1 truncation tolerance `tol` (static G only).
+    Uniformization {
+        /// L1 truncation tolerance per substep.
+        tol: f64,
+    },
+    /// Uniformization with `tol = atol` when G is time independent, else adaptive TR-BDF2.
+    Auto {
+        /// Relative tolerance of TR-BDF2.
+        rtol: f64,
+        /// Absolute tolerance of TR-BDF2 and truncation tolerance of uniformization.
+        atol: f64,
+    },
 }
 
 impl IntegratorKind {
@@ -91,6 +105,14 @@ impl IntegratorKind {
             }
             IntegratorKind::Trbdf2Adaptive { rtol, atol } => {
                 Box::new(TrBdf2::new(g, StepControl::Adaptive { rtol, atol })?)
+            }
+            IntegratorKind::Uniformization { tol } => Box::new(Uniformization::new(g.n(), tol)),
+            IntegratorKind::Auto { rtol, atol } => {
+                if g.is_static() {
+                    Box::new(Uniformization::new(g.n(), atol))
+                } else {
+                    Box::new(TrBdf2::new(g, StepControl::Adaptive { rtol, atol })?)
+                }
             }
         })
     }
