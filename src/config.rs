@@ -399,3 +399,36 @@ mod tests {
         assert!(Config::from_toml("[grid\nnx=1").is_err());
     }
 }
+
+/// The complete default configuration as commented TOML (`cgkl config`).
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("config_template.toml");
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn template_is_the_default_config_and_names_every_key() {
+        assert_eq!(
+            Config::from_toml(DEFAULT_CONFIG_TOML).unwrap(),
+            Config::default()
+        );
+        let plain: toml::Table = toml::from_str(&Config::default().to_toml()).unwrap();
+        let tmpl: toml::Table = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
+        fn keys(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+            for (k, v) in t {
+                let key = format!("{prefix}{k}");
+                match v {
+                    toml::Value::Table(sub) => keys(sub, &format!("{key}."), out),
+                    _ => out.push(key),
+                }
+            }
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        keys(&plain, "", &mut a);
+        keys(&tmpl, "", &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "config_template.toml must list every default key");
+    }
+}

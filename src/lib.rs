@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod beta;
+pub mod cli_support;
 pub mod config;
 pub mod data;
 pub mod diagnostics;
@@ -32,5 +33,6 @@ pub mod rng;
 pub mod schedule;
 pub mod score;
 pub mod splitting;
+pub mod sweep;
 
 pub use error::{CgklError, Result};

@@ -8,6 +8,7 @@ use super::h5util::{self, describe};
 use crate::diagnostics::StepRecord;
 use crate::error::Result;
 use crate::problem::{Problem, RunResult};
+use crate::sweep::{SweepResult, ASYMPTOTIC_POINTS, ROUNDOFF_FLOOR};
 use hdf5::Group;
 
 /// The float64 §7 diagnostics: (dataset name, description, units, accessor).
@@ -160,7 +161,112 @@ pub fn write_run(g: &Group, pb: &Problem, run: &RunResult) -> Result<()> {
     Ok(())
 }
 
+fn put_f64(g: &Group, name: &str, data: &[f64], what: &str, units: &str) -> Result<()> {
+    let ds = h5util::write_f64(g, name, data)?;
+    describe(&ds, what, units)?;
+    Ok(())
+}
+
+fn put_i64(g: &Group, name: &str, data: &[i64], what: &str, units: &str) -> Result<()> {
+    let ds = h5util::write_i64(g, name, data)?;
+    describe(&ds, what, units)?;
+    Ok(())
+}
+
 /// Reads `trajectory/<name>` of a run group (for round-trip checks and `inspect`).
 pub fn read_trajectory(g: &Group, name: &str) -> Result<Vec<f64>> {
     Ok(h5util::read_f64(g, &format!("trajectory/{name}"))?)
+}
+
+/// Writes one run as a file (run at the root), atomically.
+pub fn write_run_file(
+    path: &std::path::Path,
+    pb: &Problem,
+    run: &RunResult,
+    overwrite: bool,
+) -> Result<()> {
+    let f = h5util::AtomicH5::create(path, overwrite)?;
+    h5util::attr_str(f.root(), "kind", "run")?;
+    write_run(f.root(), pb, run)?;
+    f.commit()?;
+    Ok(())
+}
+
+/// Writes a sweep file (SPEC §9): `/runs/<name>`, `summary/`, `limit/`, atomically.
+pub fn write_sweep_file(path: &std::path::Path, sw: &SweepResult, overwrite: bool) -> Result<()> {
+    let f = h5util::AtomicH5::create(path, overwrite)?;
+    let root = f.root();
+    h5util::attr_str(
+        root,
+        "kind",
+        if sw.spec.is_dt_sweep() {
+            "dt_sweep"
+        } else {
+            "sweep"
+        },
+    )?;
+    h5util::attr_str(root, "config", &sw.base.to_toml())?;
+    h5util::attr_str(root, "version", env!("CARGO_PKG_VERSION"))?;
+    h5util::attr_str(root, "param", &sw.spec.param)?;
+    h5util::attr_str_array(root, "values", &sw.spec.values)?;
+    h5util::attr_f64(root, "wall_s", sw.wall_s)?;
+    let names: Vec<String> = sw.runs.iter().map(|r| r.result.name.clone()).collect();
+    h5util::attr_str_array(root, "runs", &names)?;
+    for run in &sw.runs {
+        let g = h5util::group(root, &format!("runs/{}", run.result.name))?;
+        h5util::attr_str(&g, "value", &run.value)?;
+        write_run(&g, &run.problem, &run.result)?;
+    }
+    if let Some(s) = &sw.summary {
+        let g = h5util::group(root, "summary")?;
+        put_i64(&g, "N", &s.n, "number of projection steps N", "1")?;
+        put_f64(
+            &g,
+            "dt",
+            &s.dt,
+            "largest Δt_n (T/N for uniform schedules)",
+            "time",
+        )?;
+        put_f64(&g, "err_l1", &s.err_l1, "Σ_i |p_N − p★(T)|", "1")?;
+        put_f64(&g, "err_kl", &s.err_kl, "D(p★(T) ‖ p_N)", "nats")?;
+        put_f64(&g, "E_block_final", &s.e_block_final, "E_block(p_N)", "1")?;
+        put_f64(
+            &g,
+            "lyapunov_violation",
+            &s.lyapunov_violation,
+            "max_n (V_δ(p_{n+1}) − V_δ(p_n))⁺",
+            "nats",
+        )?;
+        put_f64(&g, "wall_s", &s.wall_s, "wall time of each run", "s")?;
+        h5util::attr_str_array(&g, "mode", &s.mode)?;
+        h5util::attr_str_array(&g, "projection", &s.projection)?;
+        h5util::attr_str_array(&g, "run", &names)?;
+        for (key, order, ns) in &s.orders {
+            h5util::attr_f64(&g, key, *order)?;
+            let used: Vec<String> = ns.iter().map(|n| n.to_string()).collect();
+            h5util::attr_str(&g, &format!("{key}_N"), &used.join(","))?;
+        }
+        h5util::attr_str(
+            &g,
+            "observed_order_method",
+            &format!("least-squares slope of ln err_l1 against ln dt over the {ASYMPTOTIC_POINTS} finest runs with err_l1 > {ROUNDOFF_FLOOR:e} (NaN if fewer than two)"),
+        )?;
+    }
+    let grid = sw.runs.first().map(|r| r.problem.grid);
+    for (name, limit) in [
+        ("projected", &sw.limit_projected),
+        ("baseline", &sw.limit_baseline),
+    ] {
+        if let (Some(l), Some(grid)) = (limit, grid) {
+            let ds =
+                h5util::write_f64_2d(root, &format!("limit/{name}/p"), grid.ny, grid.nx, &l.p)?;
+            describe(&ds, &format!("reference p★(T) for the {name} runs"), "1")?;
+            let g = h5util::group(root, &format!("limit/{name}"))?;
+            h5util::attr_str(&g, "method", &l.method)?;
+            h5util::attr_f64(&g, "rtol", l.rtol)?;
+            h5util::attr_f64(&g, "atol", l.atol)?;
+        }
+    }
+    f.commit()?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! error-reporting HDF5 layer ([`h5util`]).
 
 pub mod h5util;
+pub mod inspect;
 pub mod layout;
 
 use crate::error::CgklError;

@@ -1,0 +1,404 @@
+//! Sweeps: one config parameter over a list of values, in both flow modes, projected and
+//! baseline; runs execute in parallel (rayon, one run per task, results in a fixed order, so
+//! output is identical for any thread count). The Δt sweep (parameter `schedule.n_steps`)
+//! adds the SPEC §9 summary: errors against the reference `p★(T)` and observed orders.
+
+use crate::config::{Config, FlowMode};
+use crate::error::{CgklError, Result};
+use crate::integrator::IntegratorKind;
+use crate::kl::kl;
+use crate::order::observed_order;
+use crate::problem::{Problem, RunResult};
+use rayon::prelude::*;
+
+/// What a sweep runs.
+#[derive(Debug, Clone)]
+pub struct SweepSpec {
+    /// Dotted config key swept, e.g. `schedule.n_steps`.
+    pub param: String,
+    /// Values as TOML literals, e.g. `["10", "20"]`.
+    pub values: Vec<String>,
+    /// Flow modes.
+    pub modes: Vec<FlowMode>,
+    /// Projected (true) and/or baseline (false).
+    pub projections: Vec<bool>,
+}
+
+impl SweepSpec {
+    /// The Δt sweep: `schedule.n_steps` = N, both modes, projected and baseline.
+    pub fn dt_sweep(ns: &[usize]) -> Self {
+        Self {
+            param: "schedule.n_steps".into(),
+            values: ns.iter().map(|n| n.to_string()).collect(),
+            modes: vec![FlowMode::Kernel, FlowMode::Resolved],
+            projections: vec![true, false],
+        }
+    }
+
+    /// True for a sweep over N.
+    pub fn is_dt_sweep(&self) -> bool {
+        self.param == "schedule.n_steps"
+    }
+}
+
+/// A progress event from a running sweep.
+#[derive(Debug, Clone)]
+pub enum SweepEvent {
+    /// A run advanced one projection step.
+    Step,
+    /// A run finished.
+    RunDone {
+        /// Run name.
+        name: String,
+        /// Its wall time in seconds.
+        wall_s: f64,
+    },
+}
+
+/// One run of a sweep with the problem it solved.
+#[derive(Debug, Clone)]
+pub struct SweepRun {
+    /// Swept value (TOML literal).
+    pub value: String,
+    /// Validated problem of this run.
+    pub problem: Problem,
+    /// The run.
+    pub result: RunResult,
+}
+
+/// Reference final state p★(T) of one projection kind.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    /// p★(T).
+    pub p: Vec<f64>,
+    /// How it was computed.
+    pub method: String,
+    /// Relative tolerance used (NaN if none).
+    pub rtol: f64,
+    /// Absolute tolerance used.
+    pub atol: f64,
+}
+
+/// Summary datasets of a Δt sweep (SPEC §9), one entry per run in run order.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// N.
+    pub n: Vec<i64>,
+    /// Largest Δt_n.
+    pub dt: Vec<f64>,
+    /// Σ|p_N − p★(T)|.
+    pub err_l1: Vec<f64>,
+    /// D(p★(T) ‖ p_N).
+    pub err_kl: Vec<f64>,
+    /// E_block(p_N).
+    pub e_block_final: Vec<f64>,
+    /// Lyapunov violation.
+    pub lyapunov_violation: Vec<f64>,
+    /// Wall time per run.
+    pub wall_s: Vec<f64>,
+    /// Flow mode per run.
+    pub mode: Vec<String>,
+    /// `projected` or `baseline` per run.
+    pub projection: Vec<String>,
+    /// `(observed_order_<mode>_<projection>, order, N values used)`.
+    pub orders: Vec<(String, f64, Vec<i64>)>,
+}
+
+/// A finished sweep.
+#[derive(Debug, Clone)]
+pub struct SweepResult {
+    /// The base configuration (before the swept value is applied).
+    pub base: Config,
+    /// What was swept.
+    pub spec: SweepSpec,
+    /// Runs in order: values × modes × projections.
+    pub runs: Vec<SweepRun>,
+    /// Δt sweeps: reference of the projected runs.
+    pub limit_projected: Option<Limit>,
+    /// Δt sweeps: reference of the baseline runs.
+    pub limit_baseline: Option<Limit>,
+    /// Δt sweeps: the summary.
+    pub summary: Option<Summary>,
+    /// Total wall time.
+    pub wall_s: f64,
+}
+
+/// Points used for an observed order: the finest `ASYMPTOTIC_POINTS` runs whose error is above
+/// the round-off floor [`ROUNDOFF_FLOOR`].
+pub const ASYMPTOTIC_POINTS: usize = 5;
+/// Errors below this (L1 of a probability vector) are round-off, not discretisation error.
+pub const ROUNDOFF_FLOOR: f64 = 1e-11;
+
+fn projection_name(projected: bool) -> &'static str {
+    if projected {
+        "projected"
+    } else {
+        "baseline"
+    }
+}
+
+/// Name of a sweep run: `<mode>_<projection>_N<N>` for Δt sweeps, else `<mode>_<projection>_<key>=<value>`.
+pub fn run_name(spec: &SweepSpec, mode: FlowMode, projected: bool, value: &str) -> String {
+    if spec.is_dt_sweep() {
+        format!("{}_{}_N{}", mode.name(), projection_name(projected), value)
+    } else {
+        let key = spec.param.rsplit('.').next().unwrap_or(&spec.param);
+        format!(
+            "{}_{}_{}={}",
+            mode.name(),
+            projection_name(projected),
+            key,
+            value
+        )
+    }
+}
+
+/// Validates every run of the sweep before any work starts.
+pub fn plan(
+    base_toml: &str,
+    overrides: &[String],
+    spec: &SweepSpec,
+) -> Result<Vec<(String, FlowMode, bool, Problem)>> {
+    if spec.values.is_empty() || spec.modes.is_empty() || spec.projections.is_empty() {
+        return Err(CgklError::config(
+            "sweep",
+            &spec.param,
+            "needs at least one value, one mode and one projection kind",
+        ));
+    }
+    let mut jobs = Vec::new();
+    for v in &spec.values {
+        for &mode in &spec.modes {
+            for &projected in &spec.projections {
+                let mut ov = overrides.to_vec();
+                ov.push(format!("{}={}", spec.param, v));
+                ov.push(format!("flow.mode={}", mode.name()));
+                let cfg = Config::from_toml_with_overrides(base_toml, &ov)?;
+                jobs.push((v.clone(), mode, projected, cfg.validate()?));
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Runs a sweep on the current rayon pool; `progress` is called from worker threads.
+pub fn run_sweep(
+    base_toml: &str,
+    overrides: &[String],
+    spec: &SweepSpec,
+    progress: &(dyn Fn(SweepEvent) + Sync),
+) -> Result<SweepResult> {
+    let start = std::time::Instant::now();
+    let base = Config::from_toml_with_overrides(base_toml, overrides)?;
+    let jobs = plan(base_toml, overrides, spec)?;
+    // the expensive runs first: better load balance, same results
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(jobs[k].3.times.len()));
+    let mut done: Vec<(usize, Result<RunResult>)> = order
+        .par_iter()
+        .map(|&k| {
+            let (_, _, projected, pb) = &jobs[k];
+            let r = pb.run_with_progress(*projected, &mut |_, _| progress(SweepEvent::Step));
+            if let Ok(r) = &r {
+                progress(SweepEvent::RunDone {
+                    name: r.name.clone(),
+                    wall_s: r.wall_s,
+                });
+            }
+            (k, r)
+        })
+        .collect();
+    done.sort_by_key(|(k, _)| *k);
+    let mut runs = Vec::with_capacity(jobs.len());
+    for ((value, _, _, problem), (_, r)) in jobs.into_iter().zip(done) {
+        let mut result = r?;
+        result.name = run_name(spec, result.mode, result.projected, &value);
+        runs.push(SweepRun {
+            value,
+            problem,
+            result,
+        });
+    }
+    let mut out = SweepResult {
+        base,
+        spec: spec.clone(),
+        runs,
+        limit_projected: None,
+        limit_baseline: None,
+        summary: None,
+        wall_s: 0.0,
+    };
+    if spec.is_dt_sweep() {
+        out.limit_baseline = Some(baseline_limit(&out.base)?);
+        out.limit_projected = projected_reference(&out);
+        out.summary = Some(summarise(&out));
+    }
+    out.wall_s = start.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// The unprojected flow at tight tolerance (rtol 1e-10; uniformization to 1e-14 for a static G).
+pub fn baseline_limit(base: &Config) -> Result<Limit> {
+    let mut c = base.clone();
+    c.flow.mode = FlowMode::Resolved;
+    c.flow.integrator = IntegratorKind::Auto {
+        rtol: 1e-10,
+        atol: 1e-14,
+    };
+    c.schedule.kind = crate::schedule::ScheduleKind::Uniform;
+    c.schedule.n_steps = 1;
+    let pb = c.validate()?;
+    let g = pb.generator()?;
+    let method = if g.is_static() {
+        "uniformization (static generator)"
+    } else {
+        "TR-BDF2 adaptive"
+    };
+    let r = pb.run(false)?;
+    Ok(Limit {
+        p: r.output.final_p,
+        method: format!("unprojected flow, {method}"),
+        rtol: 1e-10,
+        atol: 1e-14,
+    })
+}
+
+/// Until the continuous-limit solver exists, the projected reference is the finest resolved
+/// projected run of the sweep (or, without resolved runs, the finest kernel run).
+fn projected_reference(sw: &SweepResult) -> Option<Limit> {
+    let finest = |mode: FlowMode| {
+        sw.runs
+            .iter()
+            .filter(|r| r.result.projected && r.result.mode == mode)
+            .max_by_key(|r| r.result.times.len())
+    };
+    let r = finest(FlowMode::Resolved).or_else(|| finest(FlowMode::Kernel))?;
+    Some(Limit {
+        p: r.result.output.final_p.clone(),
+        method: format!(
+            "finest {} projected run of this sweep ({}); the continuous-limit solver is not available yet",
+            r.result.mode.name(),
+            r.result.name
+        ),
+        rtol: f64::NAN,
+        atol: f64::NAN,
+    })
+}
+
+fn summarise(sw: &SweepResult) -> Summary {
+    let mut s = Summary::default();
+    for run in &sw.runs {
+        let r = &run.result;
+        let limit = if r.projected {
+            sw.limit_projected.as_ref()
+        } else {
+            sw.limit_baseline.as_ref()
+        };
+        let p = &r.output.final_p;
+        let (e1, ekl) = match limit {
+            Some(l) => (
+                p.iter().zip(&l.p).map(|(a, b)| (a - b).abs()).sum(),
+                kl(&l.p, p),
+            ),
+            None => (f64::NAN, f64::NAN),
+        };
+        s.n.push((r.times.len() - 1) as i64);
+        s.dt.push(r.times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max));
+        s.err_l1.push(e1);
+        s.err_kl.push(ekl);
+        s.e_block_final
+            .push(r.output.records.last().map_or(f64::NAN, |x| x.e_block));
+        s.lyapunov_violation.push(r.lyapunov_violation);
+        s.wall_s.push(r.wall_s);
+        s.mode.push(r.mode.name().into());
+        s.projection.push(projection_name(r.projected).into());
+    }
+    for &mode in &sw.spec.modes {
+        for &projected in &sw.spec.projections {
+            let idx: Vec<usize> = (0..s.n.len())
+                .filter(|&k| {
+                    s.mode[k] == mode.name() && s.projection[k] == projection_name(projected)
+                })
+                .filter(|&k| s.err_l1[k].is_finite() && s.err_l1[k] > ROUNDOFF_FLOOR)
+                .collect();
+            let mut idx = idx;
+            idx.sort_by(|&a, &b| s.dt[a].total_cmp(&s.dt[b]));
+            idx.truncate(ASYMPTOTIC_POINTS);
+            let x: Vec<f64> = idx.iter().map(|&k| s.dt[k]).collect();
+            let y: Vec<f64> = idx.iter().map(|&k| s.err_l1[k]).collect();
+            let ns = idx.iter().map(|&k| s.n[k]).collect();
+            s.orders.push((
+                format!(
+                    "observed_order_{}_{}",
+                    mode.name(),
+                    projection_name(projected)
+                ),
+                observed_order(&x, &y),
+                ns,
+            ));
+        }
+    }
+    s
+}
+
+/// The summary as a plain-text table (one block per series) with the observed orders.
+pub fn format_summary(sw: &SweepResult) -> String {
+    let mut out = String::new();
+    let Some(s) = &sw.summary else {
+        for run in &sw.runs {
+            let r = &run.result;
+            let last = r.output.records.last();
+            out += &format!(
+                "{:<40} E_block_final {:.4e}  mse {:.4e}  V_delta {:.4e}  Lyapunov violation {:.3e}  wall {:.2} s\n",
+                r.name,
+                last.map_or(f64::NAN, |x| x.e_block),
+                last.map_or(f64::NAN, |x| x.mse),
+                last.map_or(f64::NAN, |x| x.v_delta),
+                r.lyapunov_violation,
+                r.wall_s
+            );
+        }
+        return out;
+    };
+    if let Some(l) = &sw.limit_projected {
+        out += &format!("reference for projected runs: {}\n", l.method);
+    }
+    if let Some(l) = &sw.limit_baseline {
+        out += &format!("reference for baseline runs:  {}\n", l.method);
+    }
+    for (key, order, ns) in &s.orders {
+        let series = key.trim_start_matches("observed_order_");
+        let (mode, proj) = series.split_once('_').unwrap_or((series, ""));
+        out += &format!("\n{mode} / {proj}\n");
+        out += &format!(
+            "{:>6} {:>11} {:>11} {:>11} {:>13} {:>11} {:>9}\n",
+            "N", "dt", "err_l1", "err_kl", "E_block_final", "Lyap_viol", "wall_s"
+        );
+        for k in (0..s.n.len()).filter(|&k| s.mode[k] == mode && s.projection[k] == proj) {
+            out += &format!(
+                "{:>6} {:>11.4e} {:>11.4e} {:>11.4e} {:>13.4e} {:>11.4e} {:>9.2}\n",
+                s.n[k],
+                s.dt[k],
+                s.err_l1[k],
+                s.err_kl[k],
+                s.e_block_final[k],
+                s.lyapunov_violation[k],
+                s.wall_s[k]
+            );
+        }
+        let used: Vec<String> = ns.iter().map(|n| n.to_string()).collect();
+        if order.is_nan() {
+            out += &format!(
+                "observed order: none (fewer than two errors above the round-off floor {ROUNDOFF_FLOOR:e}: this series does not depend on Δt)\n"
+            );
+        } else {
+            out += &format!(
+                "observed order (least squares over N = {}): {:.3}\n",
+                used.join(", "),
+                order
+            );
+        }
+    }
+    out += &format!("\ntotal wall time {:.1} s\n", sw.wall_s);
+    out
+}
