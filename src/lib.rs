@@ -25,6 +25,7 @@ pub mod kl;
 pub mod linsolve;
 pub mod oracle;
 pub mod order;
+pub mod param_study;
 pub mod partition;
 pub mod plot;
 pub mod post_step;

@@ -1,0 +1,137 @@
+//! Parameter studies (δ sweep, leakage sweep): final E_block, pixel MSE and V_δ of the
+//! projected and baseline runs against the swept value, as a table and as plots.
+
+use crate::error::{CgklError, Result};
+use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
+use crate::sweep::SweepResult;
+use std::path::{Path, PathBuf};
+
+/// One row per run: value, mode, projection, final E_block, MSE, V_δ, Lyapunov violation.
+pub fn param_table(sw: &SweepResult) -> String {
+    let mut out = format!(
+        "{:>10} {:>9} {:>10} {:>13} {:>11} {:>11} {:>11}\n",
+        sw.spec.param.rsplit('.').next().unwrap_or(""),
+        "mode",
+        "projection",
+        "E_block_final",
+        "mse",
+        "V_delta",
+        "Lyap_viol"
+    );
+    for r in &sw.runs {
+        let last = r.result.output.records.last();
+        let get = |f: fn(&crate::diagnostics::StepRecord) -> f64| last.map_or(f64::NAN, f);
+        out += &format!(
+            "{:>10} {:>9} {:>10} {:>13.4e} {:>11.4e} {:>11.4e} {:>11.4e}\n",
+            r.value,
+            r.result.mode.name(),
+            if r.result.projected {
+                "projected"
+            } else {
+                "baseline"
+            },
+            get(|x| x.e_block),
+            get(|x| x.mse),
+            get(|x| x.v_delta),
+            r.result.lyapunov_violation
+        );
+    }
+    out
+}
+
+/// Plots `E_block_final`, `mse_final`, `V_delta_final` and `lyapunov_violation` against the swept
+/// value (log x when every finite value is positive and they span over two decades; values 0 and
+/// inf cannot be placed on such an axis and are listed in the title instead).
+pub fn param_figures(sw: &SweepResult, label: &str, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out_dir).map_err(|e| CgklError::Io {
+        path: out_dir.display().to_string(),
+        msg: format!("cannot create folder: {e}"),
+    })?;
+    let xs: Vec<f64> = sw
+        .runs
+        .iter()
+        .map(|r| r.value.parse::<f64>().unwrap_or(f64::NAN))
+        .collect();
+    let finite_pos: Vec<f64> = xs
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .collect();
+    let (lo, hi) = finite_pos
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    let log_x = hi / lo > 100.0;
+    let skipped: Vec<String> = sw
+        .runs
+        .iter()
+        .zip(&xs)
+        .filter(|(_, x)| !x.is_finite() || (log_x && **x <= 0.0))
+        .map(|(r, _)| r.value.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let metrics: [(&str, &str, fn(&crate::problem::RunResult) -> f64); 4] = [
+        ("E_block_final", "final E_block", |r| {
+            r.output.records.last().map_or(f64::NAN, |x| x.e_block)
+        }),
+        ("mse_final", "final pixel MSE", |r| {
+            r.output.records.last().map_or(f64::NAN, |x| x.mse)
+        }),
+        ("V_delta_final", "final V_δ (nats)", |r| {
+            r.output.records.last().map_or(f64::NAN, |x| x.v_delta)
+        }),
+        (
+            "lyapunov_violation",
+            "Lyapunov violation max (ΔV_δ)⁺ (nats)",
+            |r| r.lyapunov_violation,
+        ),
+    ];
+    let mut files = Vec::new();
+    for (stem, ylabel, get) in metrics {
+        let mut series = Vec::new();
+        for (k, projected) in [true, false].into_iter().enumerate() {
+            let (x, y): (Vec<f64>, Vec<f64>) = sw
+                .runs
+                .iter()
+                .zip(&xs)
+                .filter(|(r, _)| r.result.projected == projected)
+                .map(|(r, &x)| (x, get(&r.result)))
+                .unzip();
+            let mut s = Series::new(
+                if projected { "projected" } else { "baseline" },
+                x,
+                y,
+                SeriesStyle::LineMarkers,
+            );
+            s.color = Some(k);
+            series.push(s);
+        }
+        let all_pos = series
+            .iter()
+            .flat_map(|s| s.y.iter())
+            .filter(|y| y.is_finite())
+            .all(|&y| y > 0.0);
+        let plot = LinePlot {
+            title: if skipped.is_empty() {
+                format!("{ylabel} against {label}")
+            } else {
+                format!(
+                    "{ylabel} against {label} (not shown: {label} = {})",
+                    skipped.join(", ")
+                )
+            },
+            x_label: label.to_string(),
+            y_label: ylabel.to_string(),
+            x_scale: if log_x { Scale::Log10 } else { Scale::Linear },
+            y_scale: if all_pos { Scale::Log10 } else { Scale::Linear },
+            series,
+            ..LinePlot::default()
+        };
+        let path = out_dir.join(stem);
+        line_plot(&plot, &path)
+            .map_err(|e| CgklError::Output(format!("{}: {e}", path.display())))?;
+        files.push(path.with_extension("png"));
+        files.push(path.with_extension("svg"));
+    }
+    Ok(files)
+}
