@@ -267,11 +267,16 @@ impl Default for FlowConfig {
 pub struct OutputConfig {
     /// Number of snapshots, evenly spaced in n (s_0 and s_N always included).
     pub snapshots: usize,
+    /// Also store the probability current (face fluxes in x and y) at every snapshot.
+    pub currents: bool,
 }
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        Self { snapshots: 5 }
+        Self {
+            snapshots: 5,
+            currents: false,
+        }
     }
 }
 

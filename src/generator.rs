@@ -136,6 +136,24 @@ impl Generator {
         sprs::prod::mul_acc_mat_vec_csc(self.mat.view(), p, &mut *out);
     }
 
+    /// Net probability current through every interior face at the last refresh, in the face order
+    /// of [`Grid::faces`] (x-faces row by row, then y-faces): `J_ik = G[k,i] p_i − G[i,k] p_k`
+    /// (mass per unit time from cell i to its +x or +y neighbour k), so that
+    /// `(G p)_i = −Σ_faces ±J` (the discrete divergence). Appends `faces` values to `out`.
+    pub fn face_currents(&self, p: &[f64], out: &mut Vec<f64>) {
+        let vals = self.mat.data();
+        out.extend(
+            self.faces
+                .iter()
+                .map(|f| vals[f.pos_ki] * p[f.i] - vals[f.pos_ik] * p[f.k]),
+        );
+    }
+
+    /// Number of interior faces.
+    pub fn n_faces(&self) -> usize {
+        self.faces.len()
+    }
+
     /// The CSC matrix (column pointers, row indices and values shared with faer).
     pub fn matrix(&self) -> &CsMat<f64> {
         &self.mat

@@ -319,6 +319,7 @@ impl Problem {
             &self.times,
             &self.p0,
             &self.snapshot_steps(),
+            self.config.output.currents,
             progress,
         )?;
         let v_delta: Vec<f64> = output.records.iter().map(|r| r.v_delta).collect();

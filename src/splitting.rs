@@ -23,6 +23,10 @@ pub struct SplitOutput {
     pub snapshot_steps: Vec<usize>,
     /// Snapshots after projection, flattened `K × n`.
     pub snapshots: Vec<f64>,
+    /// Face currents at the snapshots (if requested), flattened `K × n_faces` in the face order
+    /// of [`crate::grid::Grid::faces`]: `J = G(s_n)`'s net face flux on p̃_n (for kernel mode
+    /// exactly the flux of the implicit step: `p̃_n − p_{n−1} = Δt G(s_n) p̃_n`); at n = 0, G(0) on p_0.
+    pub currents: Option<Vec<f64>>,
     /// p_N.
     pub final_p: Vec<f64>,
     /// Internal work of the integrator, summed over the run.
@@ -39,6 +43,7 @@ pub fn run_splitting(
     times: &[f64],
     p0: &[f64],
     snapshot_at: &[usize],
+    store_currents: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<SplitOutput> {
     let n_steps = times.len() - 1;
@@ -63,6 +68,12 @@ pub fn run_splitting(
     let mut prev_w = rec0.w.clone();
     out.records.push(rec0);
     out.snapshots.extend_from_slice(&p);
+    if store_currents {
+        let mut cur = Vec::with_capacity(out.snapshot_steps.len() * g.n_faces());
+        g.refresh(times[0])?;
+        g.face_currents(&p, &mut cur);
+        out.currents = Some(cur);
+    }
     for n in 0..n_steps {
         let (s0, s1) = (times[n], times[n + 1]);
         out.stats += integrator.advance(g, &mut p, s0, s1)?;
@@ -76,6 +87,10 @@ pub fn run_splitting(
         out.records.push(rec);
         if out.snapshot_steps.binary_search(&(n + 1)).is_ok() {
             out.snapshots.extend_from_slice(&p);
+            if let Some(cur) = out.currents.as_mut() {
+                g.refresh(s1)?;
+                g.face_currents(&pre, cur);
+            }
         }
         progress(n + 1, n_steps);
     }

@@ -156,6 +156,22 @@ pub fn write_run(g: &Group, pb: &Problem, run: &RunResult) -> Result<()> {
         "states after projection at snapshots/s, K × ny × nx",
         "1",
     )?;
+    if let Some(cur) = &run.output.currents {
+        // faces: (nx−1)·ny x-faces row by row, then nx·(ny−1) y-faces
+        let (nfx, nfy) = ((nx - 1) * ny, nx * (ny - 1));
+        let k = steps.len();
+        let per = nfx + nfy;
+        let jx: Vec<f64> = (0..k)
+            .flat_map(|s| cur[s * per..s * per + nfx].iter().copied())
+            .collect();
+        let jy: Vec<f64> = (0..k)
+            .flat_map(|s| cur[s * per + nfx..(s + 1) * per].iter().copied())
+            .collect();
+        let ds = h5util::write_f64_3d_compressed(g, "snapshots/J_x", k, ny, nx - 1, &jx)?;
+        describe(&ds, "net probability current from cell (iy, ix) to (iy, ix+1) at the snapshots: G(s_n)'s face flux on p̃_n", "mass/time")?;
+        let ds = h5util::write_f64_3d_compressed(g, "snapshots/J_y", k, ny - 1, nx, &jy)?;
+        describe(&ds, "net probability current from cell (iy, ix) to (iy+1, ix) at the snapshots: G(s_n)'s face flux on p̃_n", "mass/time")?;
+    }
     let ds = h5util::write_f64_2d(g, "final/p", ny, nx, &run.output.final_p)?;
     describe(&ds, "final state p_N", "1")?;
     Ok(())
