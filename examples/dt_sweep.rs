@@ -64,7 +64,7 @@ fn run() -> anyhow::Result<()> {
     let h5 = args.out.join("dt_sweep.h5");
     cgkl::io::layout::write_sweep_file(&h5, &sweep, true)?;
     println!("wrote {}", h5.display());
-    let figs: Vec<PathBuf> = Vec::new(); // figures: wired in next
+    let figs = cgkl::figures::sweep_figures(&h5, &args.out.join("dt_sweep"))?;
     for f in figs {
         println!("wrote {}", f.display());
     }

@@ -92,10 +92,11 @@ impl Default for ForwardConfig {
 }
 
 /// `[score]`: the score model q̂.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScoreConfig {
     /// q̂ = q_t, the ε_fwd oracle.
+    #[default]
     Oracle,
     /// ln q̂ = ln q_t + σ ξ with ξ a seeded smooth unit-RMS field of correlation length ℓ cells.
     Perturbed {
@@ -111,12 +112,6 @@ pub enum ScoreConfig {
         /// Cross-block conductance of the score's forward model.
         eps_score: f64,
     },
-}
-
-impl Default for ScoreConfig {
-    fn default() -> Self {
-        ScoreConfig::Oracle
-    }
 }
 
 /// `[reverse]`: the reverse Fokker–Planck flow.

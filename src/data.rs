@@ -54,7 +54,7 @@ pub fn textured_checkerboard(
             "must lie in [0, 1) so the image stays positive",
         ));
     }
-    if bx == 0 || by == 0 || grid.nx % bx != 0 || grid.ny % by != 0 {
+    if bx == 0 || by == 0 || !grid.nx.is_multiple_of(bx) || !grid.ny.is_multiple_of(by) {
         return Err(CgklError::config(
             "partition",
             format!("{bx}x{by}"),

@@ -114,6 +114,13 @@ impl Generator {
             vals[dp] = -out;
             max_exit = max_exit.max(out);
         }
+        if !max_exit.is_finite() {
+            return Err(crate::error::CgklError::Invariant {
+                step: 0,
+                s,
+                msg: "the generator has a non-finite rate (overflow of e^d or a non-finite field); check the score/potential".into(),
+            });
+        }
         self.max_exit = max_exit;
         self.built_at = Some(s);
         self.version += 1;

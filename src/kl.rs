@@ -74,7 +74,11 @@ pub struct ToleranceBox {
 }
 
 impl ToleranceBox {
-    /// Box around `w_ref` of half-width δ, clipped to [0, 1]; errors for δ < 0 or NaN.
+    /// Box around `w_ref` of half-width δ, clipped to [0, 1]; errors for δ < 0 or NaN. When
+    /// round-off puts `w_ref_j` above 1 (a single block), `u_j = max(min(1, w_ref_j + δ), l_j)`
+    /// keeps the box non-empty; for δ ≥ 1 the cap at 1 is dropped (`u_j = w_ref_j + δ`: the box
+    /// is the whole simplex either way, and a block mass 1 + ε from round-off stays inside, so Π_δ
+    /// is the identity as SPEC §3 requires).
     pub fn new(w_ref: &[f64], delta: f64) -> Result<Self> {
         if delta.is_nan() || delta < 0.0 {
             return Err(CgklError::config(
@@ -86,7 +90,16 @@ impl ToleranceBox {
         Ok(Self {
             delta,
             l: w_ref.iter().map(|&w| (w - delta).max(0.0)).collect(),
-            u: w_ref.iter().map(|&w| (w + delta).min(1.0)).collect(),
+            u: w_ref
+                .iter()
+                .map(|&w| {
+                    if delta >= 1.0 {
+                        w + delta // W_δ is the whole simplex; no cap, so w_j = 1 + ε stays inside
+                    } else {
+                        (w + delta).min(1.0).max((w - delta).max(0.0))
+                    }
+                })
+                .collect(),
         })
     }
 
@@ -140,9 +153,9 @@ impl TauSolver {
         }
         self.events.clear();
         // F(τ) = c + τ·slope. Blocks with l_j = 0 are linear from τ = 0.
+        let tol = 4.0 * w.len() as f64 * f64::EPSILON;
         let mut c = 0.0;
         let mut slope = 0.0;
-        let mut c_empty_lower = 0.0;
         for j in 0..w.len() {
             if w[j] > 0.0 {
                 if l[j] > 0.0 {
@@ -153,21 +166,37 @@ impl TauSolver {
                 }
                 self.events.push((u[j] / w[j], j, false));
             } else {
-                c_empty_lower += l[j];
+                c += l[j];
             }
         }
-        c += c_empty_lower;
         // enter events before exit events at equal τ (l_j = u_j when δ = 0)
         self.events
             .sort_by(|a, b| a.0.total_cmp(&b.0).then(b.2.cmp(&a.2)));
+        // Locate the first piece where F reaches 1 (to 4mε: "F = 1" on a flat that round-off puts
+        // just below 1 still counts, so τ★ is the smallest root on the flat). The running sums
+        // only locate the piece; the root is then computed from sums taken afresh.
         let mut tau = f64::NAN;
-        if c >= 1.0 {
+        // the running sums drift by a few ulp per event: near the target they only trigger a
+        // fresh evaluation of F, which decides
+        let near = 1.0 - 64.0 * tol;
+        let fresh = |t: f64| -> f64 {
+            (0..w.len())
+                .map(|j| {
+                    if w[j] > 0.0 {
+                        (t * w[j]).clamp(l[j], u[j])
+                    } else {
+                        l[j]
+                    }
+                })
+                .sum()
+        };
+        if c >= near && fresh(0.0) >= 1.0 - tol {
             tau = 0.0;
         } else {
             let mut prev = 0.0;
             for &(t, j, enter) in &self.events {
-                if slope > 0.0 && c + t * slope >= 1.0 {
-                    tau = ((1.0 - c) / slope).clamp(prev, t);
+                if slope > 0.0 && c + t * slope >= near && fresh(t) >= 1.0 - tol {
+                    tau = self.root_on_piece(w, bx, prev, t);
                     break;
                 }
                 if enter {
@@ -178,7 +207,7 @@ impl TauSolver {
                     c += u[j];
                 }
                 prev = t;
-                if c + t * slope >= 1.0 {
+                if c + t * slope >= near && fresh(t) >= 1.0 - tol {
                     tau = t;
                     break;
                 }
@@ -232,7 +261,30 @@ impl TauSolver {
     }
 }
 
-/// The smallest τ with `Σ_j clip(τ w_j, l_j, u_j) ≥ 1` by bisection to machine precision:
+impl TauSolver {
+    /// The root of `F(τ) = 1` on the linear piece `[lo, hi]` of F, from sums over the blocks
+    /// classified at the piece's midpoint (no running-sum round-off); `lo` if F is flat there.
+    fn root_on_piece(&self, w: &[f64], bx: &ToleranceBox, lo: f64, hi: f64) -> f64 {
+        let mid = 0.5 * (lo + hi);
+        let (mut c, mut slope) = (0.0, 0.0);
+        for ((&wj, &lj), &uj) in w.iter().zip(&bx.l).zip(&bx.u) {
+            if wj <= 0.0 || mid * wj <= lj {
+                c += lj;
+            } else if mid * wj >= uj {
+                c += uj;
+            } else {
+                slope += wj;
+            }
+        }
+        if slope > 0.0 {
+            ((1.0 - c) / slope).clamp(lo, hi)
+        } else {
+            lo
+        }
+    }
+}
+
+/// The smallest τ with `Σ_j clip(τ w_j, l_j, u_j) = 1` (to 4mε on a flat) by bisection to machine precision:
 /// an independent reference for [`TauSolver::solve`] (tests only; O(m·60)).
 pub fn tau_by_bisection(w: &[f64], bx: &ToleranceBox) -> f64 {
     let f = |t: f64| -> f64 {
@@ -241,26 +293,46 @@ pub fn tau_by_bisection(w: &[f64], bx: &ToleranceBox) -> f64 {
             .map(|(&w, (&l, &u))| if w > 0.0 { (t * w).clamp(l, u) } else { l })
             .sum()
     };
-    if f(0.0) >= 1.0 {
-        return 0.0;
-    }
-    let mut hi = 1.0;
-    while f(hi) < 1.0 && hi < 1e300 {
-        hi *= 2.0;
-    }
-    let mut lo = 0.0;
-    for _ in 0..2000 {
-        let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
-            break;
+    let smallest_reaching = |level: f64| -> f64 {
+        if f(0.0) >= level {
+            return 0.0;
         }
-        if f(mid) >= 1.0 {
-            hi = mid;
-        } else {
-            lo = mid;
+        let mut hi = 1.0;
+        while f(hi) < level && hi < 1e300 {
+            hi *= 2.0;
         }
+        let mut lo = 0.0;
+        for _ in 0..2000 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if f(mid) >= level {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi
+    };
+    // F = 1 to 4mε: between the smallest τ reaching 1 − 4mε (ta) and the smallest reaching 1
+    // (tb), F either rises (then tb − ta ≲ 4mε/S and tb is the exact crossing) or sits on a
+    // flat that round-off puts just below 1 (slope 0 there; then the flat's start ta is τ★).
+    let tol = 4.0 * w.len() as f64 * f64::EPSILON;
+    let ta = smallest_reaching(1.0 - tol);
+    let tb = smallest_reaching(1.0);
+    let mid = 0.5 * (ta + tb);
+    let slope: f64 = w
+        .iter()
+        .zip(bx.l.iter().zip(&bx.u))
+        .filter(|(&w, (&l, &u))| w > 0.0 && mid * w > l && mid * w < u)
+        .map(|(&w, _)| w)
+        .sum();
+    if slope > 0.0 && slope * (tb - ta) <= 2.0 * tol {
+        tb
+    } else {
+        ta
     }
-    hi
 }
 
 /// The §2 potentials of one image.

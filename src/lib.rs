@@ -16,6 +16,7 @@ pub mod config;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
+pub mod figures;
 pub mod flux;
 pub mod generator;
 pub mod grid;

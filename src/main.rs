@@ -220,7 +220,9 @@ fn run() -> anyhow::Result<()> {
                 }
                 .into());
             }
-            let _ = dir; // FIGURES_PENDING
+            for f in cgkl::figures::figures_for_file(&file, &dir)? {
+                println!("wrote {}", f.display());
+            }
         }
         Cmd::Inspect { file } => print!("{}", cgkl::io::inspect::inspect(&file)?),
         Cmd::Config => print!("{DEFAULT_CONFIG_TOML}"),

@@ -6,6 +6,13 @@ use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
 use crate::sweep::SweepResult;
 use std::path::{Path, PathBuf};
 
+/// A plotted quantity: (file stem, axis label, accessor).
+type Metric = (
+    &'static str,
+    &'static str,
+    fn(&crate::problem::RunResult) -> f64,
+);
+
 /// One row per run: value, mode, projection, final E_block, MSE, V_δ, Lyapunov violation.
 pub fn param_table(sw: &SweepResult) -> String {
     let mut out = format!(
@@ -70,7 +77,7 @@ pub fn param_figures(sw: &SweepResult, label: &str, out_dir: &Path) -> Result<Ve
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let metrics: [(&str, &str, fn(&crate::problem::RunResult) -> f64); 4] = [
+    let metrics: [Metric; 4] = [
         ("E_block_final", "final E_block", |r| {
             r.output.records.last().map_or(f64::NAN, |x| x.e_block)
         }),

@@ -131,7 +131,7 @@ mod tests {
         // cell (ix=3, iy=5): (5 div 2)·2 + 3 div 2 = 5
         assert_eq!(part.labels()[g.index(3, 5)], 5);
         assert_eq!(part.labels()[g.index(1, 2)], 2);
-        let w = part.block_masses(&vec![1.0 / 24.0; 24]);
+        let w = part.block_masses(&[1.0 / 24.0; 24]);
         assert!(w.iter().all(|&x| (x - 4.0 / 24.0).abs() < 1e-15));
     }
 

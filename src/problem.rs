@@ -16,7 +16,7 @@ use crate::partition::Partition;
 use crate::post_step::{PostStep, VdeltaProjection};
 use crate::schedule::{projection_times, ScheduleSpec};
 use crate::score::ReverseDrive;
-use crate::splitting::{run_splitting, SplitOutput};
+use crate::splitting::{run_splitting, SplitOutput, SplitPlan};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -316,10 +316,12 @@ impl Problem {
             integ.as_mut(),
             &mut post,
             &mut diag,
-            &self.times,
-            &self.p0,
-            &self.snapshot_steps(),
-            self.config.output.currents,
+            SplitPlan {
+                times: &self.times,
+                p0: &self.p0,
+                snapshot_at: &self.snapshot_steps(),
+                store_currents: self.config.output.currents,
+            },
             progress,
         )?;
         let v_delta: Vec<f64> = output.records.iter().map(|r| r.v_delta).collect();

@@ -136,7 +136,7 @@ pub fn projection_times(
             } else {
                 let mut s = vec![0.0; n + 1];
                 s[n] = horizon;
-                for k in 1..n {
+                for (k, sk) in s.iter_mut().enumerate().take(n).skip(1) {
                     let target = ht - (k as f64 / n as f64) * (ht - h0);
                     let (mut lo, mut hi) = (0.0, horizon);
                     for _ in 0..200 {
@@ -150,13 +150,15 @@ pub fn projection_times(
                             hi = mid;
                         }
                     }
-                    s[k] = horizon - 0.5 * (lo + hi);
+                    *sk = horizon - 0.5 * (lo + hi);
                 }
                 s
             }
         }
     };
-    if let Some(k) = (0..n).find(|&k| !(times[k + 1] > times[k])) {
+    if let Some(k) =
+        (0..n).find(|&k| times[k + 1].partial_cmp(&times[k]) != Some(std::cmp::Ordering::Greater))
+    {
         return Err(CgklError::config(
             "schedule",
             format!("{:?}", spec.kind),

@@ -197,11 +197,11 @@ pub fn run_sweep(
     let mut done: Vec<(usize, Result<RunResult>)> = order
         .par_iter()
         .map(|&k| {
-            let (_, _, projected, pb) = &jobs[k];
+            let (value, mode, projected, pb) = &jobs[k];
             let r = pb.run_with_progress(*projected, &mut |_, _| progress(SweepEvent::Step));
             if let Ok(r) = &r {
                 progress(SweepEvent::RunDone {
-                    name: r.name.clone(),
+                    name: run_name(spec, *mode, *projected, value),
                     wall_s: r.wall_s,
                 });
             }

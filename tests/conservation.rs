@@ -2,7 +2,9 @@
 //! mass is conserved to 1e-12 and min p ≥ −1e-15 after every interval of a long run, for every
 //! flux × integrator, on a reverse-diffusion problem whose score moves in time and from a start
 //! with a large dynamic range (log-normal σ = 1.5, a few pixels at 1e-14 relative and one at 0).
-//! A second test checks that the splitting driver turns a breach (a mass leak, a negative entry,
+//! Data contrast 1e4 and β up to 20 make the intervals stiff (TR-BDF2's trapezoidal stage goes
+//! negative and must be rejected); a self-test shows explicit Euler at cfl 1.9 and a 1e-11 mass
+//! leak are caught by this harness. A third test checks that the splitting driver turns a breach (a mass leak, a negative entry,
 //! a NaN generator) into an `Err` instead of carrying on.
 
 use cgkl::beta::BetaSchedule;
@@ -17,7 +19,7 @@ use cgkl::oracle::ForwardOracle;
 use cgkl::partition::Partition;
 use cgkl::post_step::{PostRecord, PostStep};
 use cgkl::score::{Drive, PotentialDrive, ReverseDrive};
-use cgkl::splitting::run_splitting;
+use cgkl::splitting::{run_splitting, SplitPlan};
 use cgkl::CgklError;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +28,11 @@ const L: usize = 24;
 const TILES: usize = 4;
 const EPS: f64 = 0.3;
 const T_REV: f64 = 0.05;
-const BETA: BetaSchedule = BetaSchedule::Linear { min: 0.1, max: 2.0 };
+const BETA: BetaSchedule = BetaSchedule::Linear {
+    min: 0.1,
+    max: 20.0,
+};
+const CONTRAST: f64 = 1e4;
 const INTERVALS: usize = 200;
 const MASS_TOL: f64 = 1e-12;
 const MIN_P_TOL: f64 = -1e-15;
@@ -66,7 +72,7 @@ fn noisy_start() -> Vec<f64> {
 /// Reverse-diffusion drive: oracle of the textured checkerboard with ε_fwd = ε_score = 0.3 and a
 /// linear β, so q_{T−s} moves over the run and the generator is rebuilt at every refresh.
 fn reverse_drive(part: &Partition) -> Box<dyn Drive> {
-    let q0 = textured_checkerboard(part.grid(), TILES, TILES, 4.0, 0.6, 1).unwrap();
+    let q0 = textured_checkerboard(part.grid(), TILES, TILES, CONTRAST, 0.6, 1).unwrap();
     let oracle = ForwardOracle::new(part, &q0, EPS, BETA, T_REV).unwrap();
     Box::new(ReverseDrive::new(oracle, BETA, None))
 }
@@ -81,7 +87,7 @@ fn moving_brelax_drive(part: &Partition) -> Box<dyn Drive> {
         let g2 = (-((x - 0.7).powi(2) + (y - 0.65 + 0.2 * s).powi(2)) / (2.0 * 0.12 * 0.12)).exp();
         -(0.05 + 0.6 * g1 + 0.35 * g2).ln()
     };
-    Box::new(PotentialDrive::new(grid, Box::new(u), 0.05, true))
+    Box::new(PotentialDrive::new(grid, Box::new(u), 0.2, true))
 }
 
 /// The fluxes under test with their drive builder and the time span [0, s_end] of the run.
@@ -135,16 +141,18 @@ struct Worst {
     mass: f64,
     min_p: f64,
     stats: StepStats,
-    /// First breach or error: (interval, message).
+    /// First breach or error, with its interval.
     failure: Option<String>,
 }
 
-/// Runs `INTERVALS` equal intervals over [0, s_end], checking both invariants after each.
+/// Runs `INTERVALS` equal intervals over [0, s_end], checking both invariants after each;
+/// `tamper` is applied after every interval (the identity except in the harness self-test).
 fn run(
     flux: Flux,
     drive: fn(&Partition) -> Box<dyn Drive>,
     s_end: f64,
     kind: IntegratorKind,
+    tamper: fn(&mut [f64]),
 ) -> Worst {
     let part = partition();
     let mut g = Generator::new(&part, EPS, flux, drive(&part));
@@ -167,6 +175,7 @@ fn run(
                 return w;
             }
         }
+        tamper(&mut p);
         let drift = (sum(&p) - mass0).abs();
         let min = p.iter().cloned().fold(f64::INFINITY, f64::min);
         // NaN must not slip through the comparisons below
@@ -209,7 +218,7 @@ fn mass_and_positivity_for_every_flux_and_integrator() {
         for kind in integrators() {
             let iname = format!("{kind:?}");
             let iname = iname.split_whitespace().next().unwrap_or("").to_string();
-            let w = run(flux, drive, s_end, kind);
+            let w = run(flux, drive, s_end, kind, |_| {});
             table += &format!(
                 "{name:<15} {iname:<17} {:>14.3e}  {:>11.3e}  {:>6}  {:>8}  {:>4}\n",
                 w.mass, w.min_p, w.stats.steps, w.stats.rejected, w.stats.factorizations
@@ -224,6 +233,35 @@ fn mass_and_positivity_for_every_flux_and_integrator() {
         failures.is_empty(),
         "invariants broken (|Σp−Σp0| ≤ {MASS_TOL:e}, min p ≥ {MIN_P_TOL:e}):\n{}\n{table}",
         failures.join("\n")
+    );
+}
+
+/// The problem is hard enough for the check to bite: explicit Euler past its positivity limit
+/// (Δt·max|G_ii| = 1.9) goes negative, and a 1e-11 relative mass leak per interval is caught.
+#[test]
+fn harness_catches_broken_integrators() {
+    let past_limit = IntegratorKind::ExplicitEuler {
+        cfl: 1.9,
+        substeps: 1,
+    };
+    for (name, flux) in [
+        ("sg(eta=1)", Flux::Sg { eta: 1.0 }),
+        ("chain", Flux::ChainReversal),
+    ] {
+        let w = run(flux, reverse_drive, T_REV, past_limit, |_| {});
+        assert!(
+            w.failure.is_some() && w.min_p < MIN_P_TOL,
+            "{name}: cfl = 1.9 not caught (min p {:e})",
+            w.min_p
+        );
+    }
+    let ie = IntegratorKind::ImplicitEuler { substeps: 1 };
+    let leak = |p: &mut [f64]| p.iter_mut().for_each(|x| *x *= 1.0 + 1e-11);
+    let w = run(Flux::Upwind, reverse_drive, T_REV, ie, leak);
+    assert!(
+        w.failure.is_some() && w.mass > MASS_TOL,
+        "a leak of 1e-11 per interval was not caught (drift {:e})",
+        w.mass
     );
 }
 
@@ -289,9 +327,12 @@ fn driver_run(
         integ.as_mut(),
         &mut post,
         &mut diag,
-        &times,
-        &noisy_start(),
-        &[],
+        SplitPlan {
+            times: &times,
+            p0: &noisy_start(),
+            snapshot_at: &[],
+            store_currents: false,
+        },
         &mut |_, _| {},
     )?;
     Ok(out.records.len())

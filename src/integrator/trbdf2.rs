@@ -102,7 +102,8 @@ impl TrBdf2 {
         g.refresh(s1)?;
         self.lu.factor(g, dh, s1)?;
         self.lu.solve_in_place(&mut self.y1)?;
-        negative |= self.y1.iter().any(|&v| v < -NEG_TOL);
+        // `!(v ≥ −tol)` also catches NaN
+        negative |= self.y1.iter().any(|&v| v.is_nan() || v < -NEG_TOL);
         let mut err = 0.0;
         if let Some((rtol, atol)) = tol {
             g.apply(&self.y1, &mut self.f1);
@@ -115,9 +116,15 @@ impl TrBdf2 {
                         - (self.fz[i] - self.f0[i]) / GAMMA);
             }
             self.lu.solve_in_place(&mut self.est)?;
-            for i in 0..y.len() {
-                let sc = atol + rtol * y[i].abs().max(self.y1[i].abs());
-                err = f64::max(err, self.est[i].abs() / sc);
+            for ((&yi, &y1i), &est) in y.iter().zip(&self.y1).zip(&self.est) {
+                let sc = atol + rtol * yi.abs().max(y1i.abs());
+                let e = est.abs() / sc;
+                // NaN compares false: make it an infinite error (a rejected step)
+                err = if e.is_nan() {
+                    f64::INFINITY
+                } else {
+                    err.max(e)
+                };
             }
         }
         Ok(Attempt { err, negative })
@@ -215,7 +222,7 @@ impl Integrator for TrBdf2 {
                     } else {
                         5.0
                     };
-                    if a.negative || !(a.err <= 1.0) {
+                    if a.negative || a.err.is_nan() || a.err > 1.0 {
                         stats.rejected += 1;
                         consecutive += 1;
                         h = hs * if a.negative { 0.5 } else { fac.clamp(0.2, 0.9) };

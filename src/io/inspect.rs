@@ -132,15 +132,15 @@ pub fn inspect(path: &Path) -> Result<String> {
             }
             if let Ok(s) = root.group("summary") {
                 let _ = writeln!(out, "summary (errors against p★(T)):");
-                for (key, v) in s.attr_names().unwrap_or_default().iter().filter_map(|k| {
-                    {
-                        k.starts_with("observed_order_")
-                            && !k.ends_with("_N")
-                            && k != "observed_order_method"
-                    }
-                    .then(|| (k.clone(), attr_f64(&s, k)))
-                }) {
-                    let _ = writeln!(out, "  {key} = {:.3}", v.unwrap_or(f64::NAN));
+                let keys = s.attr_names().unwrap_or_default();
+                let orders = keys.iter().filter(|k| {
+                    k.starts_with("observed_order_")
+                        && !k.ends_with("_N")
+                        && *k != "observed_order_method"
+                });
+                for key in orders {
+                    let v = attr_f64(&s, key).unwrap_or(f64::NAN);
+                    let _ = writeln!(out, "  {key} = {v:.3}");
                 }
             }
             for which in ["projected", "baseline"] {
