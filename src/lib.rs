@@ -23,6 +23,7 @@ pub mod grid;
 pub mod integrator;
 pub mod io;
 pub mod kl;
+pub mod limit;
 pub mod linsolve;
 pub mod oracle;
 pub mod order;

@@ -75,7 +75,7 @@ pub struct Limit {
     pub method: String,
     /// Relative tolerance used (NaN if none).
     pub rtol: f64,
-    /// Absolute tolerance used.
+    /// Absolute tolerance used (for the continuous limit: its estimated L1 accuracy).
     pub atol: f64,
 }
 
@@ -154,11 +154,7 @@ pub fn run_name(spec: &SweepSpec, mode: FlowMode, projected: bool, value: &str) 
 }
 
 /// Validates every run of the sweep before any work starts.
-pub fn plan(
-    base_toml: &str,
-    overrides: &[String],
-    spec: &SweepSpec,
-) -> Result<Vec<(String, FlowMode, bool, Problem)>> {
+pub fn plan(base_toml: &str, overrides: &[String], spec: &SweepSpec) -> Result<Vec<Job>> {
     if spec.values.is_empty() || spec.modes.is_empty() || spec.projections.is_empty() {
         return Err(CgklError::config(
             "sweep",
@@ -194,20 +190,19 @@ pub fn run_sweep(
     // the expensive runs first: better load balance, same results
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&k| std::cmp::Reverse(jobs[k].3.times.len()));
-    let mut done: Vec<(usize, Result<RunResult>)> = order
-        .par_iter()
-        .map(|&k| {
-            let (value, mode, projected, pb) = &jobs[k];
-            let r = pb.run_with_progress(*projected, &mut |_, _| progress(SweepEvent::Step));
-            if let Ok(r) = &r {
-                progress(SweepEvent::RunDone {
-                    name: run_name(spec, *mode, *projected, value),
-                    wall_s: r.wall_s,
-                });
-            }
-            (k, r)
-        })
-        .collect();
+    // the references (Δt sweeps) are computed alongside the runs
+    let want_limits = spec.is_dt_sweep();
+    let want_projected = want_limits && spec.projections.contains(&true);
+    let (done, (limit_baseline, limit_projected)) = rayon::join(
+        || run_jobs(&order, &jobs, spec, progress),
+        || {
+            rayon::join(
+                || want_limits.then(|| baseline_limit(&base)).transpose(),
+                || want_projected.then(|| projected_limit(&base)).transpose(),
+            )
+        },
+    );
+    let mut done = done;
     done.sort_by_key(|(k, _)| *k);
     let mut runs = Vec::with_capacity(jobs.len());
     for ((value, _, _, problem), (_, r)) in jobs.into_iter().zip(done) {
@@ -229,12 +224,37 @@ pub fn run_sweep(
         wall_s: 0.0,
     };
     if spec.is_dt_sweep() {
-        out.limit_baseline = Some(baseline_limit(&out.base)?);
-        out.limit_projected = projected_reference(&out);
+        out.limit_baseline = limit_baseline?;
+        out.limit_projected = limit_projected?;
         out.summary = Some(summarise(&out));
     }
     out.wall_s = start.elapsed().as_secs_f64();
     Ok(out)
+}
+
+type Job = (String, FlowMode, bool, Problem);
+
+/// Runs the jobs in the given order on the rayon pool; results keep their job index.
+fn run_jobs(
+    order: &[usize],
+    jobs: &[Job],
+    spec: &SweepSpec,
+    progress: &(dyn Fn(SweepEvent) + Sync),
+) -> Vec<(usize, Result<RunResult>)> {
+    order
+        .par_iter()
+        .map(|&k| {
+            let (value, mode, projected, pb) = &jobs[k];
+            let r = pb.run_with_progress(*projected, &mut |_, _| progress(SweepEvent::Step));
+            if let Ok(r) = &r {
+                progress(SweepEvent::RunDone {
+                    name: run_name(spec, *mode, *projected, value),
+                    wall_s: r.wall_s,
+                });
+            }
+            (k, r)
+        })
+        .collect()
 }
 
 /// The unprojected flow at tight tolerance (rtol 1e-10; uniformization to 1e-14 for a static G).
@@ -263,25 +283,27 @@ pub fn baseline_limit(base: &Config) -> Result<Limit> {
     })
 }
 
-/// Until the continuous-limit solver exists, the projected reference is the finest resolved
-/// projected run of the sweep (or, without resolved runs, the finest kernel run).
-fn projected_reference(sw: &SweepResult) -> Option<Limit> {
-    let finest = |mode: FlowMode| {
-        sw.runs
-            .iter()
-            .filter(|r| r.result.projected && r.result.mode == mode)
-            .max_by_key(|r| r.result.times.len())
-    };
-    let r = finest(FlowMode::Resolved).or_else(|| finest(FlowMode::Kernel))?;
-    Some(Limit {
-        p: r.result.output.final_p.clone(),
+/// Lawson–RK4 steps over [0, T] for the projected reference (and half as many for its accuracy
+/// estimate).
+pub const LIMIT_STEPS: usize = 400;
+
+/// The projected reference: the continuous limit of SPEC §6 (see [`crate::limit`]), computed with
+/// [`LIMIT_STEPS`] and half as many steps; their L1 difference is stored as its accuracy.
+pub fn projected_limit(base: &Config) -> Result<Limit> {
+    let pb = base.validate()?;
+    let (fine, diff) = crate::limit::continuous_limit(&pb, LIMIT_STEPS / 2)?;
+    Ok(Limit {
+        p: fine.p,
         method: format!(
-            "finest {} projected run of this sweep ({}); the continuous-limit solver is not available yet",
-            r.result.mode.name(),
-            r.result.name
+            "continuous limit of the projected dynamics: Lawson–RK4 with the exact flow, {} steps ({} events located); |p★_{} − p★_{}|_1 = {:.2e}",
+            fine.steps,
+            fine.events.len(),
+            LIMIT_STEPS,
+            LIMIT_STEPS / 2,
+            diff
         ),
         rtol: f64::NAN,
-        atol: f64::NAN,
+        atol: diff,
     })
 }
 

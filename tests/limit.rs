@@ -1,0 +1,105 @@
+//! The continuous limit of the projected dynamics (SPEC §6): with δ = ∞ it is the unprojected
+//! flow; without leakage it keeps every block mass; its blocks never leave their boxes; the
+//! Lawson–RK4 solver converges at high order; and both splittings converge to it at order 1.
+
+use cgkl::config::{Config, FlowMode};
+use cgkl::limit::LimitSolver;
+
+fn small() -> Config {
+    let mut c = Config::default();
+    c.grid.nx = 32;
+    c.grid.ny = 32;
+    c
+}
+
+fn l1(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
+#[test]
+fn delta_infinity_gives_the_unprojected_flow() {
+    let mut c = small();
+    c.projection.delta = f64::INFINITY;
+    let pb = c.validate().unwrap();
+    let lim = LimitSolver::new(&pb).unwrap().solve(&pb, 50).unwrap();
+    let mut c2 = c.clone();
+    c2.flow.mode = FlowMode::Resolved;
+    let flow = c2.validate().unwrap().run(false).unwrap();
+    let d = l1(&lim.p, &flow.output.final_p);
+    println!("δ = ∞: |limit − unprojected flow|_1 = {d:.2e}");
+    assert!(d < 1e-11, "{d:e}");
+    assert!(lim.events.is_empty());
+}
+
+#[test]
+fn without_leakage_block_masses_stay_constant() {
+    let mut c = small();
+    c.reverse.eps_rev = 0.0;
+    let pb = c.validate().unwrap();
+    let lim = LimitSolver::new(&pb).unwrap().solve(&pb, 40).unwrap();
+    let mut p0 = pb.p0.clone();
+    pb.projection().unwrap().project(&mut p0);
+    let w0 = pb.partition.block_masses(&p0);
+    let worst = lim
+        .trajectory
+        .iter()
+        .flat_map(|(_, w)| w.iter().zip(&w0).map(|(a, b)| (a - b).abs()))
+        .fold(0.0, f64::max);
+    println!("no leakage: max |w_j(s) − w_j(0)| = {worst:.2e}");
+    assert!(worst < 1e-14, "{worst:e}");
+    // and the within-block flow did move the state
+    assert!(l1(&lim.p, &p0) > 1e-2);
+}
+
+#[test]
+fn limit_is_high_order_stays_in_the_box_and_conserves_mass() {
+    let pb = small().validate().unwrap();
+    let solve = |k: usize| LimitSolver::new(&pb).unwrap().solve(&pb, k).unwrap();
+    let (a, b, c) = (solve(100), solve(200), solve(400));
+    let (d1, d2) = (l1(&a.p, &b.p), l1(&b.p, &c.p));
+    println!("Lawson–RK4 self-convergence: |p_100 − p_200| = {d1:.2e}, |p_200 − p_400| = {d2:.2e}, ratio {:.1}", d1 / d2);
+    assert!(
+        d1 / d2 > 8.0,
+        "expected at least third order (ratio ≥ 8 per halving), ratio {}",
+        d1 / d2
+    );
+    assert!(
+        !c.events.is_empty(),
+        "this problem has blocks reaching their bounds"
+    );
+    let bounds = cgkl::kl::ToleranceBox::new(&pb.reference.w_ref, 0.01).unwrap();
+    for (s, w) in &c.trajectory {
+        for (j, (&wj, (&l, &u))) in w.iter().zip(bounds.l.iter().zip(&bounds.u)).enumerate() {
+            assert!(
+                wj >= l - 1e-12 && wj <= u + 1e-12,
+                "block {j} out of its box at s = {s}"
+            );
+        }
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    assert!(c.p.iter().all(|&x| x >= 0.0));
+}
+
+#[test]
+fn both_splittings_converge_to_the_limit_at_order_one() {
+    let pb = small().validate().unwrap();
+    let lim = LimitSolver::new(&pb).unwrap().solve(&pb, 200).unwrap();
+    for mode in [FlowMode::Kernel, FlowMode::Resolved] {
+        let err = |n: usize| {
+            let mut c = small();
+            c.flow.mode = mode;
+            c.schedule.n_steps = n;
+            l1(
+                &c.validate().unwrap().run(true).unwrap().output.final_p,
+                &lim.p,
+            )
+        };
+        let (e640, e2560) = (err(640), err(2560));
+        let factor = e640 / e2560;
+        println!("{mode:?}: err(N=640) = {e640:.3e}, err(N=2560) = {e2560:.3e}, factor {factor:.2} (order 1 predicts 4)");
+        assert!(
+            (factor - 4.0).abs() <= 0.3 * 4.0,
+            "{mode:?}: factor {factor}"
+        );
+    }
+}
