@@ -2,44 +2,28 @@
 //! `--config FILE`), a comparison table, `out/paper_toy.h5` (a sweep file with the two runs) and
 //! plots in `out/paper_toy/`.
 //!
-//! `cargo run --release --example paper_toy -- [--config FILE] [--set key=value]... [--out DIR]`
-use cgkl::cli_support::{exit_on_error, progress_for, read_config_text};
+//! `cargo run --release --example paper_toy -- [--config FILE] [--set key=value]... [--out DIR] [--quick]`
+use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
 use cgkl::config::FlowMode;
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
 use clap::Parser;
-use std::path::PathBuf;
-
-#[derive(Parser, Debug)]
-#[command(about = "paper_toy: projected vs baseline reverse diffusion")]
-struct Args {
-    /// TOML config (default: paper_toy).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Override a config key (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// Output folder.
-    #[arg(long, default_value = "out")]
-    out: PathBuf,
-}
 
 fn main() {
     exit_on_error(run());
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let text = read_config_text(args.config.as_deref())?;
-    let base = cgkl::config::Config::from_toml_with_overrides(&text, &args.set)?;
+    let args = ExampleArgs::parse();
+    let (text, overrides) = args.prepare()?;
+    let base = cgkl::config::Config::from_toml_with_overrides(&text, &overrides)?;
     let spec = SweepSpec {
         param: "schedule.n_steps".into(),
         values: vec![base.schedule.n_steps.to_string()],
         modes: vec![base.flow.mode],
         projections: vec![true, false],
     };
-    std::fs::create_dir_all(&args.out)?;
     let (bar, report) = progress_for(2 * base.schedule.n_steps as u64);
-    let sw = run_sweep(&text, &args.set, &spec, &report)?;
+    let sw = run_sweep(&text, &overrides, &spec, &report)?;
     bar.finish_and_clear();
     println!("{}", format_summary(&sw));
     for r in &sw.runs {

@@ -84,3 +84,78 @@ pub fn progress_for(total: u64) -> (ProgressBar, impl Fn(SweepEvent) + Sync) {
     };
     (bar, report)
 }
+
+/// The options every example takes.
+#[derive(clap::Parser, Debug)]
+pub struct ExampleArgs {
+    /// TOML config (default: the built-in paper_toy problem).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Override a config key, e.g. --set projection.delta=0.02 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Output folder (created if missing).
+    #[arg(long, default_value = "out")]
+    pub out: std::path::PathBuf,
+    /// A small problem (32×32 grid) for tests and a first look.
+    #[arg(long)]
+    pub quick: bool,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl ExampleArgs {
+    /// Installs the thread pool, creates the output folder and returns the config text and the
+    /// overrides (`--quick` first, then every `--set`).
+    pub fn prepare(&self) -> anyhow::Result<(String, Vec<String>)> {
+        install_threads(self.threads)?;
+        let text = read_config_text(self.config.as_deref())?;
+        let mut ov: Vec<String> = Vec::new();
+        if self.quick {
+            ov.extend(["grid.nx=32", "grid.ny=32"].map(String::from));
+        }
+        ov.extend(self.set.iter().cloned());
+        std::fs::create_dir_all(&self.out).map_err(|e| {
+            anyhow::Error::new(CgklError::Io {
+                path: self.out.display().to_string(),
+                msg: format!("cannot create the output folder ({e})"),
+            })
+        })?;
+        Ok((text, ov))
+    }
+}
+
+/// A kernel-mode parameter study (projected and baseline for every value): the table, the
+/// sweep file `<out>/<name>.h5` and the plots in `<out>/<name>/`.
+pub fn param_study_main(
+    name: &str,
+    param: &str,
+    values: &[&str],
+    label: &str,
+) -> anyhow::Result<()> {
+    use crate::sweep::{run_sweep, SweepSpec};
+    use clap::Parser;
+    let args = ExampleArgs::parse();
+    let (text, ov) = args.prepare()?;
+    let spec = SweepSpec {
+        param: param.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+        modes: vec![crate::config::FlowMode::Kernel],
+        projections: vec![true, false],
+    };
+    let n = crate::config::Config::from_toml_with_overrides(&text, &ov)?
+        .schedule
+        .n_steps as u64;
+    let (bar, report) = progress_for(2 * values.len() as u64 * n);
+    let sw = run_sweep(&text, &ov, &spec, &report)?;
+    bar.finish_and_clear();
+    println!("{}", crate::param_study::param_table(&sw));
+    let h5 = args.out.join(format!("{name}.h5"));
+    crate::io::layout::write_sweep_file(&h5, &sw, true)?;
+    println!("wrote {}", h5.display());
+    for f in crate::param_study::param_figures(&sw, label, &args.out.join(name))? {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}
