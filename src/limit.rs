@@ -65,6 +65,8 @@ pub struct LimitResult {
     pub p: Vec<f64>,
     /// Block masses at the step ends (s, w).
     pub trajectory: Vec<(f64, Vec<f64>)>,
+    /// V_δ along the trajectory, (s, V_δ(p(s))) at s = 0 and every step end.
+    pub v_delta: Vec<(f64, f64)>,
     /// Events in time order.
     pub events: Vec<Event>,
     /// Accepted Lawson–RK4 steps.
@@ -345,9 +347,19 @@ impl LimitSolver {
         let mut res = LimitResult {
             p: Vec::new(),
             trajectory: Vec::new(),
+            v_delta: Vec::new(),
             events: Vec::new(),
             steps: 0,
         };
+        let bounds = self.rhs.bounds.clone();
+        let mut tau = crate::kl::TauSolver::new(pb.partition.m());
+        let mut w_star = vec![0.0; pb.partition.m()];
+        let mut v_delta_of = |p: &[f64]| -> f64 {
+            let w = pb.partition.block_masses(p);
+            tau.solve(&w, &bounds, &mut w_star);
+            crate::kl::potentials(p, &pb.partition, &pb.reference, &w, &w_star).v_delta
+        };
+        res.v_delta.push((0.0, v_delta_of(&p)));
         let mut q = vec![0.0; p.len()];
         let mut was = Vec::new();
         let t_end = *pb.times.last().unwrap_or(&0.0);
@@ -438,6 +450,7 @@ impl LimitSolver {
                 });
             }
             res.trajectory.push((s, pb.partition.block_masses(&p)));
+            res.v_delta.push((s, v_delta_of(&p)));
         }
         res.p = p;
         Ok(res)

@@ -110,3 +110,19 @@ fn parameter_studies_and_paper_toy_run() {
     );
     assert!(out.join("toy/paper_toy.h5").exists());
 }
+
+#[test]
+fn lyapunov_study_quick_runs() {
+    let out = tmp("lyap");
+    let t = run("lyapunov", &["--quick"], &out);
+    assert!(t.contains("limit") && t.contains("violation ∝ δ^"), "{t}");
+    assert!(out.join("lyapunov.h5").exists());
+    assert_files(
+        &out.join("lyapunov"),
+        &[
+            "violation_vs_delta",
+            "positive_variation_vs_delta",
+            "v_delta_final_vs_delta",
+        ],
+    );
+}

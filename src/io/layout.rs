@@ -177,13 +177,15 @@ pub fn write_run(g: &Group, pb: &Problem, run: &RunResult) -> Result<()> {
     Ok(())
 }
 
-fn put_f64(g: &Group, name: &str, data: &[f64], what: &str, units: &str) -> Result<()> {
+/// Writes a 1-D float64 dataset with `description` and `units` attributes.
+pub fn put_f64(g: &Group, name: &str, data: &[f64], what: &str, units: &str) -> Result<()> {
     let ds = h5util::write_f64(g, name, data)?;
     describe(&ds, what, units)?;
     Ok(())
 }
 
-fn put_i64(g: &Group, name: &str, data: &[i64], what: &str, units: &str) -> Result<()> {
+/// Writes a 1-D int64 dataset with `description` and `units` attributes.
+pub fn put_i64(g: &Group, name: &str, data: &[i64], what: &str, units: &str) -> Result<()> {
     let ds = h5util::write_i64(g, name, data)?;
     describe(&ds, what, units)?;
     Ok(())
