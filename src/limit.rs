@@ -191,6 +191,7 @@ pub struct LimitSolver {
     rhs: Rescaling,
     status: Vec<Bound>,
     work: [Vec<f64>; 6],
+    negative_part: Vec<f64>,
 }
 
 impl LimitSolver {
@@ -222,11 +223,27 @@ impl LimitSolver {
             },
             status: Vec::with_capacity(m),
             work: std::array::from_fn(|_| vec![0.0; n]),
+            negative_part: vec![0.0; n],
         })
     }
 
+    /// `v ← Φ(s1 ← s0) v`. The flow is linear; a vector with negative entries (a Runge–Kutta
+    /// stage such as N(p), which sums to 0) is propagated as Φ v⁺ − Φ v⁻, because the adaptive
+    /// TR-BDF2 flow (time-dependent G) rejects steps that go negative.
     fn propagate(&mut self, v: &mut [f64], s0: f64, s1: f64) -> Result<()> {
+        if self.g.is_static() || v.iter().all(|&x| x >= 0.0) {
+            self.flow.advance(&mut self.g, v, s0, s1)?;
+            return Ok(());
+        }
+        let mut neg = std::mem::take(&mut self.negative_part);
+        for (n, x) in neg.iter_mut().zip(v.iter_mut()) {
+            *n = (-*x).max(0.0);
+            *x = x.max(0.0);
+        }
         self.flow.advance(&mut self.g, v, s0, s1)?;
+        self.flow.advance(&mut self.g, &mut neg, s0, s1)?;
+        v.iter_mut().zip(&neg).for_each(|(x, n)| *x -= n);
+        self.negative_part = neg;
         Ok(())
     }
 

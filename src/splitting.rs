@@ -99,6 +99,8 @@ pub fn run_splitting(
         let (s0, s1) = (times[n], times[n + 1]);
         out.stats += integrator.advance(g, &mut p, s0, s1)?;
         pre.copy_from_slice(&p);
+        // the flow's own output must be valid before any post-step could mask a defect
+        check_invariants(&pre, mass0, n + 1, s1)?;
         for op in post.iter_mut() {
             op.apply(&mut p, s1);
         }

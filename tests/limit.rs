@@ -103,3 +103,49 @@ fn both_splittings_converge_to_the_limit_at_order_one() {
         );
     }
 }
+
+#[test]
+fn limit_with_a_moving_score_converges_and_splittings_approach_it() {
+    // a time-dependent generator (textured data, ε_fwd = ε_rev = 0.3): the flow inside the
+    // Lawson scheme is adaptive TR-BDF2 and must accept signed stage vectors
+    let mut c = Config::default();
+    c.grid.nx = 16;
+    c.grid.ny = 16;
+    c.partition.bx = 2;
+    c.partition.by = 2;
+    c.data = cgkl::config::DataConfig::Textured {
+        contrast: 4.0,
+        amplitude: 0.5,
+        periods: 2,
+    };
+    c.forward.eps_fwd = 0.3;
+    c.reverse.eps_rev = 0.3;
+    c.projection.delta = 0.05;
+    let pb = c.validate().unwrap();
+    assert!(!pb.generator().unwrap().is_static());
+    let a = LimitSolver::new(&pb).unwrap().solve(&pb, 40).unwrap();
+    let b = LimitSolver::new(&pb).unwrap().solve(&pb, 80).unwrap();
+    let d = l1(&a.p, &b.p);
+    println!(
+        "moving score: |p★_40 − p★_80|_1 = {d:.2e}, {} events",
+        b.events.len()
+    );
+    // Known limitation (see the closing note of this session): with a time-dependent G the
+    // self-convergence stalls near 4e-6 (K = 20, 40, 80 all differ by ~4e-6), so this guards the
+    // crash fix (signed stage vectors through TR-BDF2) and the size of the stall, not an order.
+    assert!(d < 1e-5, "{d:e}");
+    let err = |n: usize| {
+        let mut c2 = c.clone();
+        c2.schedule.n_steps = n;
+        l1(
+            &c2.validate().unwrap().run(true).unwrap().output.final_p,
+            &b.p,
+        )
+    };
+    let (e1, e2) = (err(40), err(160));
+    println!("kernel: err(N=40) = {e1:.3e}, err(N=160) = {e2:.3e}");
+    assert!(
+        e2 < 0.4 * e1,
+        "kernel splitting does not approach the limit: {e1:e} → {e2:e}"
+    );
+}
