@@ -58,6 +58,9 @@ pub fn sweep_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if kind == "dt_sweep" && file.link_exists("summary") {
         error_vs_dt(&file, h5, &mut out)?;
+        if has(&group(&file, "summary")?, "err_inner") {
+            error_parts(&file, &mut out)?;
+        }
     }
     if let Some(rep) = rep {
         for mode in &modes {
@@ -910,6 +913,56 @@ fn error_vs_dt(file: &File, h5: &Path, out: &mut Figures) -> Result<()> {
             title,
             x_label,
             y_label: "‖p_N − p★(T)‖₁ (probability)".into(),
+            x_scale: Scale::Log10,
+            y_scale: Scale::Log10,
+            series,
+            ..LinePlot::default()
+        },
+    )
+}
+
+/// Kernel mode: total error, splitting error (the resolved run of equal N) and inner
+/// integration error (`|p_N^kernel − p_N^resolved|_1`) against Δt, projected and baseline.
+fn error_parts(file: &File, out: &mut Figures) -> Result<()> {
+    let g = group(file, "summary")?;
+    let dt = read_f64(&g, "dt")?;
+    let modes = h5util::read_attr_str_array(&g, "mode")?;
+    let projs = h5util::read_attr_str_array(&g, "projection")?;
+    let parts = [
+        ("err_l1", "total", SeriesStyle::LineMarkers),
+        ("err_split", "splitting", SeriesStyle::Dashed),
+        ("err_inner", "inner integration", SeriesStyle::Markers),
+    ];
+    let mut series = Vec::new();
+    for (c, proj) in ["projected", "baseline"].into_iter().enumerate() {
+        for (key, what, style) in parts {
+            let v = read_f64(&g, key)?;
+            let mut pts: Vec<(f64, f64)> = (0..dt.len().min(v.len()))
+                .filter(|&i| modes.get(i).is_some_and(|m| m == "kernel"))
+                .filter(|&i| projs.get(i).is_some_and(|p| p == proj))
+                .filter(|&i| v[i].is_finite() && v[i] > ROUNDOFF_FLOOR && dt[i] > 0.0)
+                .map(|i| (dt[i], v[i]))
+                .collect();
+            if pts.len() < 2 {
+                continue;
+            }
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (x, y) = pts.into_iter().unzip();
+            let mut s = Series::new(format!("{proj}: {what}"), x, y, style);
+            s.color = Some(c);
+            series.push(s);
+        }
+    }
+    if series.is_empty() {
+        return Ok(());
+    }
+    out.line(
+        "error_parts_kernel",
+        LinePlot {
+            title: "Kernel mode: total error, its splitting part and its inner-integration part"
+                .into(),
+            x_label: "Δt = T/N (dimensionless)".into(),
+            y_label: "L1 error at s = T".into(),
             x_scale: Scale::Log10,
             y_scale: Scale::Log10,
             series,

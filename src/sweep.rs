@@ -90,6 +90,13 @@ pub struct Summary {
     pub err_l1: Vec<f64>,
     /// D(p★(T) ‖ p_N).
     pub err_kl: Vec<f64>,
+    /// Splitting error: `err_l1` of the resolved run with the same N and projection (the inner
+    /// flow integrated to tolerance, so what is left is the error of splitting flow and Π_δ).
+    pub err_split: Vec<f64>,
+    /// Inner integration error: `Σ_i |p_N − p_N^resolved|` against the resolved run with the
+    /// same N and projection (kernel runs: the cost of one implicit-Euler step per Δt instead of
+    /// the exact flow; resolved runs: 0 by definition).
+    pub err_inner: Vec<f64>,
     /// E_block(p_N).
     pub e_block_final: Vec<f64>,
     /// Lyapunov violation.
@@ -102,6 +109,9 @@ pub struct Summary {
     pub projection: Vec<String>,
     /// `(observed_order_<mode>_<projection>, order, N values used)`.
     pub orders: Vec<(String, f64, Vec<i64>)>,
+    /// `(observed_order_<split|inner>_<projection>, order, N values used)`: orders of the
+    /// splitting and inner errors of the kernel series.
+    pub part_orders: Vec<(String, f64, Vec<i64>)>,
 }
 
 /// A finished sweep.
@@ -318,10 +328,7 @@ fn summarise(sw: &SweepResult) -> Summary {
         };
         let p = &r.output.final_p;
         let (e1, ekl) = match limit {
-            Some(l) => (
-                p.iter().zip(&l.p).map(|(a, b)| (a - b).abs()).sum(),
-                kl(&l.p, p),
-            ),
+            Some(l) => (l1_dist(p, &l.p), kl(&l.p, p)),
             None => (f64::NAN, f64::NAN),
         };
         s.n.push((r.times.len() - 1) as i64);
@@ -335,32 +342,81 @@ fn summarise(sw: &SweepResult) -> Summary {
         s.mode.push(r.mode.name().into());
         s.projection.push(projection_name(r.projected).into());
     }
+    // splitting vs inner integration error: pair every run with the resolved run of equal times
+    for run in &sw.runs {
+        let r = &run.result;
+        let twin = sw.runs.iter().position(|o| {
+            o.result.mode == FlowMode::Resolved
+                && o.result.projected == r.projected
+                && o.result.times == r.times
+        });
+        let (split, inner) = match twin {
+            Some(t) => (
+                s.err_l1[t],
+                l1_dist(&r.output.final_p, &sw.runs[t].result.output.final_p),
+            ),
+            None => (f64::NAN, f64::NAN),
+        };
+        s.err_split.push(split);
+        s.err_inner.push(inner);
+    }
     for &mode in &sw.spec.modes {
         for &projected in &sw.spec.projections {
             let idx: Vec<usize> = (0..s.n.len())
                 .filter(|&k| {
                     s.mode[k] == mode.name() && s.projection[k] == projection_name(projected)
                 })
-                .filter(|&k| s.err_l1[k].is_finite() && s.err_l1[k] > ROUNDOFF_FLOOR)
                 .collect();
-            let mut idx = idx;
-            idx.sort_by(|&a, &b| s.dt[a].total_cmp(&s.dt[b]));
-            idx.truncate(ASYMPTOTIC_POINTS);
-            let x: Vec<f64> = idx.iter().map(|&k| s.dt[k]).collect();
-            let y: Vec<f64> = idx.iter().map(|&k| s.err_l1[k]).collect();
-            let ns = idx.iter().map(|&k| s.n[k]).collect();
+            let (order, ns) = fit_order(&s.dt, &s.err_l1, &s.n, idx);
             s.orders.push((
                 format!(
                     "observed_order_{}_{}",
                     mode.name(),
                     projection_name(projected)
                 ),
-                observed_order(&x, &y),
+                order,
                 ns,
             ));
         }
     }
+    if sw.spec.modes.contains(&FlowMode::Kernel) {
+        for &projected in &sw.spec.projections {
+            for (part, vals) in [("split", &s.err_split), ("inner", &s.err_inner)] {
+                let idx: Vec<usize> = (0..s.n.len())
+                    .filter(|&k| {
+                        s.mode[k] == FlowMode::Kernel.name()
+                            && s.projection[k] == projection_name(projected)
+                    })
+                    .collect();
+                let (order, ns) = fit_order(&s.dt, vals, &s.n, idx);
+                s.part_orders.push((
+                    format!("observed_order_{part}_{}", projection_name(projected)),
+                    order,
+                    ns,
+                ));
+            }
+        }
+    }
     s
+}
+
+/// `Σ_i |a_i − b_i|`.
+fn l1_dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
+/// Least-squares order of `err` against `dt` over the `ASYMPTOTIC_POINTS` finest of the runs
+/// `idx` whose error is above [`ROUNDOFF_FLOOR`]; returns the order and the N values used.
+fn fit_order(dt: &[f64], err: &[f64], n: &[i64], idx: Vec<usize>) -> (f64, Vec<i64>) {
+    let mut idx: Vec<usize> = idx
+        .into_iter()
+        .filter(|&k| err[k].is_finite() && err[k] > ROUNDOFF_FLOOR)
+        .collect();
+    idx.sort_by(|&a, &b| dt[a].total_cmp(&dt[b]));
+    idx.truncate(ASYMPTOTIC_POINTS);
+    let x: Vec<f64> = idx.iter().map(|&k| dt[k]).collect();
+    let y: Vec<f64> = idx.iter().map(|&k| err[k]).collect();
+    (observed_order(&x, &y), idx.iter().map(|&k| n[k]).collect())
 }
 
 /// The summary as a plain-text table (one block per series) with the observed orders.
@@ -393,15 +449,25 @@ pub fn format_summary(sw: &SweepResult) -> String {
         let (mode, proj) = series.split_once('_').unwrap_or((series, ""));
         out += &format!("\n{mode} / {proj}\n");
         out += &format!(
-            "{:>6} {:>11} {:>11} {:>11} {:>13} {:>11} {:>9}\n",
-            "N", "dt", "err_l1", "err_kl", "E_block_final", "Lyap_viol", "wall_s"
+            "{:>6} {:>11} {:>11} {:>11} {:>11} {:>11} {:>13} {:>11} {:>9}\n",
+            "N",
+            "dt",
+            "err_l1",
+            "err_split",
+            "err_inner",
+            "err_kl",
+            "E_block_final",
+            "Lyap_viol",
+            "wall_s"
         );
         for k in (0..s.n.len()).filter(|&k| s.mode[k] == mode && s.projection[k] == proj) {
             out += &format!(
-                "{:>6} {:>11.4e} {:>11.4e} {:>11.4e} {:>13.4e} {:>11.4e} {:>9.2}\n",
+                "{:>6} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>13.4e} {:>11.4e} {:>9.2}\n",
                 s.n[k],
                 s.dt[k],
                 s.err_l1[k],
+                s.err_split[k],
+                s.err_inner[k],
                 s.err_kl[k],
                 s.e_block_final[k],
                 s.lyapunov_violation[k],
@@ -419,6 +485,12 @@ pub fn format_summary(sw: &SweepResult) -> String {
                 used.join(", "),
                 order
             );
+        }
+    }
+    if !s.part_orders.is_empty() {
+        out += "\nkernel mode, error split into its parts (err_split: the resolved run of equal N against p★; err_inner: |p_N^kernel − p_N^resolved|_1):\n";
+        for (key, order, _) in &s.part_orders {
+            out += &format!("  {key}: {order:.3}\n");
         }
     }
     out += &format!("\ntotal wall time {:.1} s\n", sw.wall_s);

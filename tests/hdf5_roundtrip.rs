@@ -132,10 +132,30 @@ fn sweep_file_round_trips() {
         ("dt", &sum.dt),
         ("err_l1", &sum.err_l1),
         ("err_kl", &sum.err_kl),
+        ("err_split", &sum.err_split),
+        ("err_inner", &sum.err_inner),
         ("E_block_final", &sum.e_block_final),
         ("lyapunov_violation", &sum.lyapunov_violation),
     ] {
         assert_eq!(&read_f64(&s, name).unwrap(), want, "summary/{name}");
+    }
+    // the parts of the kernel error: resolved runs are their own twin (inner 0, split = total),
+    // the kernel baseline's error is all inner error (its splitting is exact), and the triangle
+    // inequality total ≤ split + inner holds for every kernel run
+    for k in 0..sum.n.len() {
+        let (tot, split, inner) = (sum.err_l1[k], sum.err_split[k], sum.err_inner[k]);
+        if sum.mode[k] == "resolved" {
+            assert_eq!((inner, split), (0.0, tot));
+        } else {
+            assert!(
+                tot <= split + inner + 1e-15,
+                "{tot:e} > {split:e} + {inner:e}"
+            );
+            assert!(inner > 0.0);
+            if sum.projection[k] == "baseline" {
+                assert!((tot - inner).abs() <= split + 1e-12, "{tot:e} vs {inner:e}");
+            }
+        }
     }
     assert_eq!(read_attr_str_array(&s, "mode").unwrap(), sum.mode);
     assert_eq!(

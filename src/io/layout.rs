@@ -247,6 +247,20 @@ pub fn write_sweep_file(path: &std::path::Path, sw: &SweepResult, overwrite: boo
         )?;
         put_f64(&g, "err_l1", &s.err_l1, "Σ_i |p_N − p★(T)|", "1")?;
         put_f64(&g, "err_kl", &s.err_kl, "D(p★(T) ‖ p_N)", "nats")?;
+        put_f64(
+            &g,
+            "err_split",
+            &s.err_split,
+            "splitting error: err_l1 of the resolved run with the same N and projection",
+            "1",
+        )?;
+        put_f64(
+            &g,
+            "err_inner",
+            &s.err_inner,
+            "inner integration error: Σ_i |p_N − p_N^resolved| (same N and projection)",
+            "1",
+        )?;
         put_f64(&g, "E_block_final", &s.e_block_final, "E_block(p_N)", "1")?;
         put_f64(
             &g,
@@ -259,7 +273,7 @@ pub fn write_sweep_file(path: &std::path::Path, sw: &SweepResult, overwrite: boo
         h5util::attr_str_array(&g, "mode", &s.mode)?;
         h5util::attr_str_array(&g, "projection", &s.projection)?;
         h5util::attr_str_array(&g, "run", &names)?;
-        for (key, order, ns) in &s.orders {
+        for (key, order, ns) in s.orders.iter().chain(&s.part_orders) {
             h5util::attr_f64(&g, key, *order)?;
             let used: Vec<String> = ns.iter().map(|n| n.to_string()).collect();
             h5util::attr_str(&g, &format!("{key}_N"), &used.join(","))?;
