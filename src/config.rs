@@ -48,19 +48,33 @@ pub enum DataConfig {
     /// Block-constant checkerboard on the partition's tiles, bright:dark = contrast:1.
     Checkerboard {
         /// Bright/dark ratio (paper_toy: 4).
+        #[serde(default = "default_contrast")]
         contrast: f64,
     },
     /// Checkerboard times `1 + a sin(2πkξ) sin(2πkζ)` inside each tile.
     Textured {
-        /// Bright/dark ratio.
+        /// Bright/dark ratio (default 4).
+        #[serde(default = "default_contrast")]
         contrast: f64,
-        /// Texture amplitude a ∈ [0, 1).
+        /// Texture amplitude a ∈ [0, 1) (default 0.5).
+        #[serde(default = "default_amplitude")]
         amplitude: f64,
-        /// Texture periods k per tile side.
+        /// Texture periods k per tile side (default 2).
+        #[serde(default = "default_periods")]
         periods: u32,
     },
     /// The B-relax target of SPEC §8, normalised.
     Brelax,
+}
+
+fn default_contrast() -> f64 {
+    4.0
+}
+fn default_amplitude() -> f64 {
+    0.5
+}
+fn default_periods() -> u32 {
+    2
 }
 
 impl Default for DataConfig {

@@ -36,6 +36,7 @@ pub mod rng;
 pub mod schedule;
 pub mod score;
 pub mod splitting;
+pub mod study;
 pub mod sweep;
 
 pub use error::{CgklError, Result};

@@ -38,6 +38,58 @@ pub struct ScheduleSpec {
     pub rho: f64,
 }
 
+/// The forward time t ∈ (0, T) with `H(q_t) = target`, for `H(q_0) = h0 < target < H(q_T) = ht`
+/// (H increases in t): Illinois regula falsi on the bracket, to `1e-14·T` in t or `1e-15·|H|`
+/// in H; a bisection step whenever an interpolation step fails to halve the bracket.
+fn entropy_root(oracle: &mut ForwardOracle, target: f64, horizon: f64, h0: f64, ht: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0, horizon);
+    let (mut flo, mut fhi) = (h0 - target, ht - target);
+    let mut side = 0i8;
+    for _ in 0..200 {
+        if hi - lo <= 1e-14 * horizon {
+            break;
+        }
+        let width = hi - lo;
+        let mut mid = (lo * fhi - hi * flo) / (fhi - flo);
+        if !(mid > lo && mid < hi) {
+            mid = 0.5 * (lo + hi);
+        }
+        let f = oracle.entropy_at(mid) - target;
+        if f.abs() <= 1e-15 * target.abs() {
+            return mid;
+        }
+        if f < 0.0 {
+            lo = mid;
+            flo = f;
+            if side == -1 {
+                fhi *= 0.5; // Illinois: the retained end's value is halved
+            }
+            side = -1;
+        } else {
+            hi = mid;
+            fhi = f;
+            if side == 1 {
+                flo *= 0.5;
+            }
+            side = 1;
+        }
+        if hi - lo > 0.5 * width {
+            // slow progress: one bisection step
+            let m = 0.5 * (lo + hi);
+            let fm = oracle.entropy_at(m) - target;
+            if fm < 0.0 {
+                lo = m;
+                flo = fm;
+            } else {
+                hi = m;
+                fhi = fm;
+            }
+            side = 0;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 /// The projection times `s_0..s_N` and a warning if a fallback was taken.
 pub fn projection_times(
     spec: &ScheduleSpec,
@@ -138,19 +190,7 @@ pub fn projection_times(
                 s[n] = horizon;
                 for (k, sk) in s.iter_mut().enumerate().take(n).skip(1) {
                     let target = ht - (k as f64 / n as f64) * (ht - h0);
-                    let (mut lo, mut hi) = (0.0, horizon);
-                    for _ in 0..200 {
-                        let mid = 0.5 * (lo + hi);
-                        if mid <= lo || mid >= hi {
-                            break;
-                        }
-                        if oracle.entropy_at(mid) < target {
-                            lo = mid;
-                        } else {
-                            hi = mid;
-                        }
-                    }
-                    *sk = horizon - 0.5 * (lo + hi);
+                    *sk = horizon - entropy_root(oracle, target, horizon, h0, ht);
                 }
                 s
             }

@@ -4,7 +4,7 @@
 mod explicit_euler;
 mod implicit_euler;
 mod trbdf2;
-mod uniformization;
+pub mod uniformization;
 
 pub use explicit_euler::ExplicitEuler;
 pub use implicit_euler::ImplicitEuler;

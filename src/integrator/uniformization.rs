@@ -76,10 +76,18 @@ impl Integrator for Uniformization {
                 "uniformization needs a time-independent generator; use trbdf2_adaptive (or auto)",
             ));
         }
+        Ok(self.apply_exp(g, p, s1 - s0))
+    }
+}
+
+impl Uniformization {
+    /// `p ← exp(τG) p` for the generator as it is now (frozen; no refresh). Linear in p, so it
+    /// also propagates signed vectors (e.g. Runge–Kutta stages that sum to 0).
+    pub fn apply_exp(&mut self, g: &Generator, p: &mut [f64], tau: f64) -> StepStats {
         let rate = 1.05 * g.max_exit_rate();
-        let total = rate * (s1 - s0);
+        let total = rate * tau;
         if total <= 0.0 {
-            return Ok(StepStats::default());
+            return StepStats::default();
         }
         let substeps = (total / LAMBDA_MAX).ceil().max(1.0) as usize;
         let lambda = total / substeps as f64;
@@ -103,6 +111,6 @@ impl Integrator for Uniformization {
             p.copy_from_slice(&self.acc);
             stats.steps += self.weights.len() - 1;
         }
-        Ok(stats)
+        stats
     }
 }
