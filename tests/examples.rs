@@ -1,5 +1,6 @@
 //! Each example runs end to end on a small problem: `dt_sweep --quick` (the main job), and the
-//! paper_toy, delta_sweep and leakage_sweep examples; their HDF5 files and plots appear.
+//! paper_toy, delta_sweep, leakage_sweep and lyapunov examples, and `report --quick` (Δt sweep,
+//! Lyapunov and schedule studies into one Markdown report); their HDF5 files and plots appear.
 //! Cargo builds the examples before running integration tests; they live next to `deps/`.
 
 use std::path::{Path, PathBuf};
@@ -115,7 +116,7 @@ fn parameter_studies_and_paper_toy_run() {
 fn lyapunov_study_quick_runs() {
     let out = tmp("lyap");
     let t = run("lyapunov", &["--quick"], &out);
-    assert!(t.contains("limit") && t.contains("violation ∝ δ^"), "{t}");
+    assert!(t.contains("limit") && t.contains("vs δ") && t.contains("vs Δt"), "{t}");
     assert!(out.join("lyapunov.h5").exists());
     assert_files(
         &out.join("lyapunov"),
@@ -125,4 +126,46 @@ fn lyapunov_study_quick_runs() {
             "v_delta_final_vs_delta",
         ],
     );
+}
+
+#[test]
+fn report_quick_writes_every_section_with_its_figures() {
+    let out = tmp("report");
+    let t = run("report", &["--quick"], &out);
+    assert!(t.contains("results.md"), "{t}");
+    let dir = out.join("report");
+    let md = std::fs::read_to_string(dir.join("results.md")).unwrap();
+    for needle in [
+        "## 1. Convergence",
+        "err_split",
+        "err_inner",
+        "## 2. Is V_δ a Lyapunov function",
+        "Scaling in δ",
+        "## 3. Projection schedules",
+        "equal_entropy",
+        "Which schedule wins",
+        "Observed rates in K",
+        "```toml",
+        "Quick mode",
+    ] {
+        assert!(md.contains(needle), "results.md lacks {needle:?}");
+    }
+    // every embedded image exists
+    let mut n_img = 0;
+    for line in md.lines().filter(|l| l.starts_with("![")) {
+        let target = line.split_once("](").unwrap().1.trim_end_matches(')');
+        let p = dir.join(target);
+        assert!(
+            std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0) > 1000,
+            "{} missing",
+            p.display()
+        );
+        n_img += 1;
+    }
+    assert!(n_img >= 12, "only {n_img} figures");
+    for h5 in ["dt_sweep.h5", "lyapunov.h5", "schedule_study.h5"] {
+        assert!(dir.join(h5).exists(), "{h5}");
+    }
+    // the quick report never touches docs/
+    assert!(!dir.join("results.md.tmp").exists());
 }
