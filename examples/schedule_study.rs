@@ -1,7 +1,8 @@
 //! Schedule study (issue 4, item 4): final KL(q0 ‖ p_K) of the kernel-mode reverse diffusion for
 //! the uniform, geometric, EDM/Karras and equal-entropy projection schedules, K = 5 … 640, on
-//! `paper_toy` (128², static score) and on a textured checkerboard under plain heat flow (64²,
-//! ε_fwd = ε_rev = 1, p_0 = q_T: a score that changes in time), projected and baseline. Reports
+//! `paper_toy` (static score) and on a textured checkerboard under plain heat flow (ε_fwd =
+//! ε_rev = 1, p_0 = q_T: a score that changes in time), projected and baseline, on 64×64 grids
+//! (`--set grid.nx=128 --set grid.ny=128` for the paper's size). Reports
 //! the observed rate in K and K·KL/H² (see [`cgkl::study::schedule_study`]); writes
 //! `out/schedule_study.h5` and the plots in `out/schedule_study/`.
 //!

@@ -30,24 +30,64 @@ pub fn exit_on_error(r: anyhow::Result<()>) {
     }
 }
 
-/// The config text: the file's contents, or the built-in default (paper_toy) as TOML.
+/// The config text: the file's contents (checked to be valid TOML; the error names the file,
+/// line and column), or the built-in default (paper_toy) as TOML.
 pub fn read_config_text(path: Option<&Path>) -> anyhow::Result<String> {
     match path {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| {
-            anyhow::Error::new(CgklError::Io {
-                path: p.display().to_string(),
-                msg: format!("cannot read the config file ({e}); check the path"),
-            })
-        }),
+        Some(p) => {
+            if p.is_dir() {
+                return Err(CgklError::Io {
+                    path: p.display().to_string(),
+                    msg: "is a folder, not a config file; pass a TOML file (see `cgkl config`)"
+                        .into(),
+                }
+                .into());
+            }
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                anyhow::Error::new(CgklError::Io {
+                    path: p.display().to_string(),
+                    msg: format!("cannot read the config file ({e}); check the path"),
+                })
+            })?;
+            crate::config::check_toml_syntax(&text).map_err(|e| match e {
+                CgklError::Parse(msg) => CgklError::Parse(format!("{}: {msg}", p.display())),
+                other => other,
+            })?;
+            Ok(text)
+        }
         None => Ok(String::new()),
     }
 }
 
+/// Writes `text` to stdout: a closed pipe (`cgkl inspect f.h5 | head`) ends the output quietly,
+/// any other write failure is an error instead of a panic.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CgklError::Io {
+            path: "stdout".into(),
+            msg: format!("cannot write the output ({e})"),
+        }
+        .into()),
+    }
+}
+
+/// Largest `--threads` accepted.
+pub const MAX_THREADS: usize = 1024;
+
 /// Sizes the global rayon pool (`None`: all cores). Results do not depend on it.
 pub fn install_threads(threads: Option<usize>) -> anyhow::Result<()> {
     if let Some(t) = threads {
-        if t == 0 {
-            return Err(CgklError::config("--threads", 0, "use at least 1 thread").into());
+        if t == 0 || t > MAX_THREADS {
+            return Err(CgklError::config(
+                "--threads",
+                t,
+                format!("use 1..={MAX_THREADS} threads (default: all cores)"),
+            )
+            .into());
         }
         rayon::ThreadPoolBuilder::new()
             .num_threads(t)
@@ -106,8 +146,9 @@ pub struct ExampleArgs {
 }
 
 impl ExampleArgs {
-    /// Installs the thread pool, creates the output folder and returns the config text and the
-    /// overrides (`--quick` first, then every `--set`).
+    /// Installs the thread pool, validates the config (nothing is created before it passes),
+    /// creates the output folder and returns the config text and the overrides (`--quick`
+    /// first, then every `--set`).
     pub fn prepare(&self) -> anyhow::Result<(String, Vec<String>)> {
         install_threads(self.threads)?;
         let text = read_config_text(self.config.as_deref())?;
@@ -116,6 +157,14 @@ impl ExampleArgs {
             ov.extend(["grid.nx=32", "grid.ny=32"].map(String::from));
         }
         ov.extend(self.set.iter().cloned());
+        crate::config::Config::from_toml_with_overrides(&text, &ov)?.validate()?;
+        if self.out.exists() && !self.out.is_dir() {
+            return Err(CgklError::Io {
+                path: self.out.display().to_string(),
+                msg: "exists and is not a folder; --out takes a folder".into(),
+            }
+            .into());
+        }
         std::fs::create_dir_all(&self.out).map_err(|e| {
             anyhow::Error::new(CgklError::Io {
                 path: self.out.display().to_string(),

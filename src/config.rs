@@ -325,9 +325,16 @@ impl Config {
 
     /// Parses TOML text, then applies `key=value` overrides (dotted keys, TOML values; a bare
     /// word that is not valid TOML is taken as a string), then deserialises.
+    ///
+    /// Sections of a tagged kind (`[data]`, `[forward.beta]`, `[score]`, `[reverse.flux]`,
+    /// `[start]`, `[flow.integrator]`) without a `kind` take the default kind, and while their
+    /// kind is the default one their missing keys take the default values (so
+    /// `--set forward.beta.value=2` works on its own). Unknown sections and keys, also those a
+    /// kind ignores (e.g. `reverse.flux.eta` with `kind = "upwind"`), are rejected with one line
+    /// naming the key and the nearest valid name.
     pub fn from_toml_with_overrides(text: &str, overrides: &[String]) -> Result<Self> {
         let mut root: toml::Table =
-            toml::from_str(text).map_err(|e| CgklError::Parse(one_line(&e.to_string())))?;
+            toml::from_str(text).map_err(|e| CgklError::Parse(syntax_error(text, &e)))?;
         for ov in overrides {
             let (key, val) = ov.split_once('=').ok_or_else(|| {
                 CgklError::Parse(format!(
@@ -341,9 +348,16 @@ impl Config {
             };
             set_dotted(&mut root, key, value)?;
         }
+        let defaults = default_table();
+        fill_kind_defaults(&mut root, &defaults, "");
         let cfg: Config = root
+            .clone()
             .try_into()
-            .map_err(|e: toml::de::Error| CgklError::Parse(one_line(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| CgklError::Parse(explain(&e, &root, &defaults)))?;
+        // serde lets a unit kind (e.g. `kind = "upwind"`) ignore extra keys: catch them here
+        let canonical: toml::Table = toml::from_str(&cfg.to_toml())
+            .map_err(|e| CgklError::Parse(format!("internal: {}", one_line(&e.to_string()))))?;
+        check_ignored_keys(&root, &canonical, &defaults, "")?;
         Ok(cfg)
     }
 
@@ -355,6 +369,305 @@ impl Config {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks that `text` is valid TOML; the error names the line and column.
+pub fn check_toml_syntax(text: &str) -> Result<()> {
+    toml::from_str::<toml::Table>(text)
+        .map(|_| ())
+        .map_err(|e| CgklError::Parse(syntax_error(text, &e)))
+}
+
+/// One line: `TOML syntax error at line L, column C: <what>`.
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = one_line(e.message());
+    match e.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let before = text.get(..start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("TOML syntax error at line {line}, column {col}: {msg}")
+        }
+        None => format!("TOML syntax error: {msg}"),
+    }
+}
+
+/// The default configuration as a TOML table.
+fn default_table() -> toml::Table {
+    toml::from_str(&Config::default().to_toml()).unwrap_or_default()
+}
+
+/// The sections whose `kind` selects a variant with its own keys (serde-tagged enums);
+/// `schedule.kind` is a plain value.
+const TAGGED: [&str; 6] = [
+    "data",
+    "forward.beta",
+    "score",
+    "reverse.flux",
+    "start",
+    "flow.integrator",
+];
+
+fn is_tagged(path: &str) -> bool {
+    TAGGED.contains(&path)
+}
+
+/// Fills tagged sections ([`TAGGED`]): a missing `kind` takes the default one, and a section
+/// of the default kind takes the default values of its missing keys.
+fn fill_kind_defaults(user: &mut toml::Table, defaults: &toml::Table, prefix: &str) {
+    for (key, dv) in defaults {
+        let (Some(toml::Value::Table(ut)), toml::Value::Table(dt)) = (user.get_mut(key), dv) else {
+            continue;
+        };
+        let path = join_key(prefix, key);
+        if let Some(dkind) = dt.get("kind").filter(|_| is_tagged(&path)) {
+            match ut.get("kind") {
+                None => {
+                    ut.insert("kind".into(), dkind.clone());
+                }
+                Some(k) if k == dkind => {}
+                Some(_) => continue, // another kind: its own keys and serde defaults
+            }
+            for (fk, fv) in dt {
+                if !ut.contains_key(fk) {
+                    ut.insert(fk.clone(), fv.clone());
+                }
+            }
+        }
+        fill_kind_defaults(ut, dt, &path);
+    }
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// The value at a dotted path (keys without dots, as in the config).
+fn lookup<'a>(root: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let mut parts = path.split('.');
+    let mut v = root.get(parts.next()?)?;
+    for p in parts {
+        v = v.as_table()?.get(p)?;
+    }
+    Some(v)
+}
+
+/// A value for a message: TOML text, shortened.
+fn show(v: &toml::Value) -> String {
+    let s = one_line(&v.to_string());
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// The names between backticks in a serde message, in order.
+fn backticked(msg: &str) -> Vec<&str> {
+    msg.split('`').skip(1).step_by(2).collect()
+}
+
+/// Restricted Damerau–Levenshtein (optimal string alignment) distance: insertions, deletions,
+/// substitutions and transpositions of neighbours each cost 1; case is ignored.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The candidate nearest to `word` by [`edit_distance`], if it is close enough to be a likely
+/// typo (at most 2 edits, or a third of the word's length for long words).
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Every leaf key of a table as a dotted path.
+fn leaf_paths(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in t {
+        let path = join_key(prefix, k);
+        match v {
+            toml::Value::Table(sub) => leaf_paths(sub, &path, out),
+            _ => out.push(path),
+        }
+    }
+}
+
+/// `; did you mean …?` for an unknown `key` under `prefix`: the nearest of `siblings`; else,
+/// in a tagged section (`kind` given), the keys that kind takes; else a key of the same name
+/// elsewhere in the default config; else the list of valid names.
+fn unknown_key_hint(
+    key: &str,
+    prefix: &str,
+    siblings: &[&str],
+    defaults: &toml::Table,
+    kind: Option<&toml::Value>,
+) -> String {
+    if kind.is_none() {
+        // the same name in another section: a key put in the wrong place
+        let mut all = Vec::new();
+        leaf_paths(defaults, "", &mut all);
+        if let Some(p) = all.iter().find(|p| {
+            p.rsplit_once('.')
+                .is_some_and(|(parent, leaf)| parent != prefix && edit_distance(leaf, key) == 0)
+        }) {
+            return format!("; did you mean `{p}`?");
+        }
+    }
+    if let Some(best) = nearest(key, siblings) {
+        return format!("; did you mean `{}`?", join_key(prefix, best));
+    }
+    if let Some(kind) = kind {
+        let others: Vec<&str> = siblings.iter().copied().filter(|s| *s != "kind").collect();
+        let takes = if others.is_empty() {
+            "no other key".to_string()
+        } else {
+            others.join(", ")
+        };
+        return format!(
+            "; {} = {} takes {takes}: remove the key or choose another {}",
+            join_key(prefix, "kind"),
+            show(kind),
+            join_key(prefix, "kind")
+        );
+    }
+    if siblings.is_empty() {
+        return String::new();
+    }
+    let place = if prefix.is_empty() {
+        "valid sections".to_string()
+    } else {
+        format!("valid keys in [{prefix}]")
+    };
+    format!("; {place}: {}", siblings.join(", "))
+}
+
+/// A one-line explanation of a deserialisation error, naming the full key, the value and a fix.
+fn explain(e: &toml::de::Error, root: &toml::Table, defaults: &toml::Table) -> String {
+    let msg = one_line(e.message());
+    let full = e.to_string();
+    let path = full
+        .split_once("\nin `")
+        .and_then(|(_, rest)| rest.split('`').next())
+        .unwrap_or("")
+        .to_string();
+    let names = backticked(&msg);
+    if msg.starts_with("unknown field `") && !names.is_empty() {
+        let key = names[0];
+        let full_key = join_key(&path, key);
+        let value = lookup(root, &full_key);
+        let (what, shown) = match value {
+            Some(toml::Value::Table(_)) => ("section", String::new()),
+            Some(v) => ("key", format!(" (= {})", show(v))),
+            None => ("key", String::new()),
+        };
+        let what = if path.is_empty() { what } else { "key" };
+        let kind = lookup(root, &join_key(&path, "kind")).filter(|_| is_tagged(&path));
+        let hint = unknown_key_hint(key, &path, &names[1..], defaults, kind);
+        return format!("unknown {what} `{full_key}`{shown}{hint}");
+    }
+    if msg.starts_with("unknown variant `") && !names.is_empty() {
+        let value = names[0];
+        let key = if path.is_empty() { "value" } else { &path };
+        let hint = match nearest(value, &names[1..]) {
+            Some(best) => format!("; did you mean \"{best}\"?"),
+            None => String::new(),
+        };
+        return format!(
+            "{key} = \"{value}\" is not a valid choice; use one of {}{hint}",
+            names[1..].join(", ")
+        );
+    }
+    if msg.starts_with("missing field `") && !names.is_empty() {
+        let key = join_key(&path, names[0]);
+        let kind = lookup(root, &join_key(&path, "kind"))
+            .map(|k| format!(" (needed by {} = {})", join_key(&path, "kind"), show(k)))
+            .unwrap_or_default();
+        return format!(
+            "missing key `{key}`{kind}; set it in the config file or with --set {key}=VALUE"
+        );
+    }
+    match lookup(root, &path) {
+        Some(toml::Value::Table(t)) if !path.is_empty() => {
+            // a tagged section reports only its own path: find the key whose value is quoted
+            let hits: Vec<(&String, &toml::Value)> = t
+                .iter()
+                .filter(|(_, v)| {
+                    let s = show(v);
+                    !v.is_table()
+                        && (msg.contains(&format!("`{s}`")) || msg.contains(&format!("string {s}")))
+                })
+                .collect();
+            match hits.as_slice() {
+                [(k, v)] => format!("{} = {}: {msg}", join_key(&path, k), show(v)),
+                _ => format!("[{path}]: {msg}"),
+            }
+        }
+        Some(v) if !path.is_empty() => format!("{path} = {}: {msg}", show(v)),
+        _ => msg,
+    }
+}
+
+/// Rejects keys of `user` that the parsed configuration does not contain (`canonical`: the
+/// parsed config written back), i.e. keys serde silently ignored.
+fn check_ignored_keys(
+    user: &toml::Table,
+    canonical: &toml::Table,
+    defaults: &toml::Table,
+    prefix: &str,
+) -> Result<()> {
+    for (k, v) in user {
+        let path = join_key(prefix, k);
+        match (canonical.get(k), v) {
+            (None, _) => {
+                let siblings: Vec<&str> = canonical.keys().map(|s| s.as_str()).collect();
+                let shown = if v.is_table() {
+                    String::new()
+                } else {
+                    format!(" (= {})", show(v))
+                };
+                let kind = canonical.get("kind").filter(|_| is_tagged(prefix));
+                let hint = unknown_key_hint(k, prefix, &siblings, defaults, kind);
+                return Err(CgklError::Parse(format!(
+                    "unknown key `{path}`{shown}{hint}"
+                )));
+            }
+            (Some(toml::Value::Table(ct)), toml::Value::Table(ut)) => {
+                check_ignored_keys(ut, ct, defaults, &path)?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn set_dotted(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
@@ -409,8 +722,128 @@ mod tests {
         let e = Config::from_toml("[projection]\ndelt = 0.1\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("unknown field") && e.contains("delt"), "{e}");
-        assert!(Config::from_toml("[grid\nnx=1").is_err());
+        assert!(
+            e.contains("unknown key `projection.delt`") && e.contains("`projection.delta`"),
+            "{e}"
+        );
+        let e = Config::from_toml("[grid\nnx=1").unwrap_err().to_string();
+        assert!(e.contains("line 1, column 6"), "{e}");
+    }
+
+    fn err(text: &str, ov: &[&str]) -> String {
+        let ov: Vec<String> = ov.iter().map(|s| s.to_string()).collect();
+        let e = Config::from_toml_with_overrides(text, &ov)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\n'), "{e:?}");
+        e
+    }
+
+    #[test]
+    fn unknown_names_get_the_nearest_valid_one() {
+        let e = err("", &["projection.detla=0.1"]);
+        assert_eq!(
+            e,
+            "config: unknown key `projection.detla` (= 0.1); did you mean `projection.delta`?"
+        );
+        let e = err("[projectoin]\ndelta = 0.1\n", &[]);
+        assert!(e.contains("unknown section `projectoin`"), "{e}");
+        assert!(e.contains("did you mean `projection`?"), "{e}");
+        // a key in the wrong section
+        let e = err("", &["projection.eps_rev=0.1"]);
+        assert!(e.contains("did you mean `reverse.eps_rev`?"), "{e}");
+        let e = err("[nonsense]\nx = 1\n", &[]);
+        assert!(
+            e.contains("unknown section `nonsense`") && e.contains("grid"),
+            "{e}"
+        );
+        let e = err("", &["schedule.kind=karas"]);
+        assert!(
+            e.contains("schedule.kind = \"karas\"") && e.contains("did you mean \"karras\"?"),
+            "{e}"
+        );
+        let e = err("", &["reverse.flux.kind=sg", "reverse.flux.etaa=0.5"]);
+        assert!(e.contains("did you mean `reverse.flux.eta`?"), "{e}");
+        let e = err("", &["reverse.flux.kind=sg"]);
+        assert!(e.contains("missing key `reverse.flux.eta`"), "{e}");
+        let e = err("", &["grid.nx=abc"]);
+        assert!(
+            e.contains("grid.nx = \"abc\"") && e.contains("usize"),
+            "{e}"
+        );
+        let e = err("", &["data.kind=textured", "data.periods=-1"]);
+        assert!(e.contains("data.periods = -1"), "{e}");
+        let e = err("", &["delta=0.1"]);
+        assert!(e.contains("did you mean `projection.delta`?"), "{e}");
+    }
+
+    #[test]
+    fn keys_a_kind_ignores_are_rejected() {
+        let e = err("", &["reverse.flux.kind=upwind", "reverse.flux.eta=0.5"]);
+        assert!(
+            e.contains("unknown key `reverse.flux.eta`") && e.contains("upwind"),
+            "{e}"
+        );
+        let e = err("[score]\nkind = \"oracle\"\nsigma = 0.1\n", &[]);
+        assert!(
+            e.contains("unknown key `score.sigma`") && e.contains("score.kind"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tagged_sections_keep_their_default_kind() {
+        let c = Config::from_toml_with_overrides("", &["forward.beta.value=2".into()]).unwrap();
+        assert_eq!(c.forward.beta, BetaSchedule::Constant { value: 2.0 });
+        let c =
+            Config::from_toml_with_overrides("", &["flow.integrator.rtol=1e-6".into()]).unwrap();
+        assert_eq!(
+            c.flow.integrator,
+            IntegratorKind::Auto {
+                rtol: 1e-6,
+                atol: 1e-12
+            }
+        );
+        let c = Config::from_toml_with_overrides("", &["data.contrast=2".into()]).unwrap();
+        assert_eq!(c.data, DataConfig::Checkerboard { contrast: 2.0 });
+    }
+
+    #[test]
+    fn tagged_lists_exactly_the_sections_whose_kind_is_required() {
+        // a tagged section without `kind` fails to deserialise; a plain one takes its default
+        let defaults = default_table();
+        let mut with_kind = Vec::new();
+        fn walk(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+            for (k, v) in t {
+                if let toml::Value::Table(sub) = v {
+                    let p = join_key(prefix, k);
+                    if sub.contains_key("kind") {
+                        out.push(p.clone());
+                    }
+                    walk(sub, &p, out);
+                }
+            }
+        }
+        walk(&defaults, "", &mut with_kind);
+        for path in with_kind {
+            let mut t = defaults.clone();
+            let mut sec = &mut t;
+            for part in path.split('.') {
+                sec = sec.get_mut(part).and_then(|v| v.as_table_mut()).unwrap();
+            }
+            sec.remove("kind");
+            let ok = t.try_into::<Config>().is_ok();
+            assert_eq!(!ok, is_tagged(&path), "{path}");
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_transpositions_once() {
+        assert_eq!(edit_distance("detla", "delta"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("Delta", "delta"), 0);
+        assert_eq!(nearest("detla", &["delta", "grid"]), Some("delta"));
+        assert_eq!(nearest("zzzzzz", &["delta", "grid"]), None);
     }
 }
 

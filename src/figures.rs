@@ -1142,6 +1142,7 @@ mod tests {
             "vdelta_trajectories_kernel",
             "vdelta_trajectories_resolved",
             "error_vs_dt",
+            "error_parts_kernel",
             "e_block_kernel",
             "e_block_resolved",
             "images",

@@ -357,7 +357,13 @@ impl LimitSolver {
         }
     }
 
-    /// Integrates from Π_δ(p0) over [0, T] in `steps` equal Lawson–RK4 steps, cut further at events.
+    /// Integrates from Π_δ(p0) over [0, T] in `steps` Lawson–RK4 steps, cut further at events:
+    /// equal steps, except for a moving score without projection (δ = ∞, the unprojected
+    /// reference) the grid `s_k = T(1 − (1 − k/K)³)`, graded towards s = T (t → 0, where the
+    /// data's fine structure makes G change fastest). With a projection the grid stays uniform:
+    /// a pinned block is released only at a step end (release times are not located), and a
+    /// graded grid's longer first steps made that O(h) error visible (measured: ratios 1.4–7
+    /// per halving instead of 10–19).
     pub fn solve(&mut self, pb: &Problem, steps: usize) -> Result<LimitResult> {
         let mut p = pb.p0.clone();
         let mut proj = pb.projection()?;
@@ -382,10 +388,28 @@ impl LimitSolver {
         let mut q = vec![0.0; p.len()];
         let mut was = Vec::new();
         let t_end = *pb.times.last().unwrap_or(&0.0);
-        let hmax = t_end / (steps.max(1) as f64);
+        let k = steps.max(1);
+        let grid: Vec<f64> = (1..=k)
+            .map(|i| {
+                let u = i as f64 / k as f64;
+                if i == k {
+                    t_end
+                } else if self.lin.is_none() || pb.config.projection.delta.is_finite() {
+                    t_end * u
+                } else {
+                    t_end * (1.0 - (1.0 - u).powi(3))
+                }
+            })
+            .collect();
         let mut s = 0.0;
         while s < t_end {
-            let mut h = hmax.min(t_end - s);
+            // the next grid point beyond s (events cut steps short of it)
+            let next = grid
+                .iter()
+                .copied()
+                .find(|&g| g > s + 1e-12 * t_end)
+                .unwrap_or(t_end);
+            let mut h = next - s;
             if t_end - (s + h) < 1e-12 * t_end {
                 h = t_end - s;
             }

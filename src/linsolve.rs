@@ -30,8 +30,15 @@ impl SparseLu {
         let n = m.rows();
         let ip = m.indptr();
         let sym = SymbolicSparseColMatRef::new_checked(n, n, ip.raw_storage(), None, m.indices());
-        let symbolic = factorize_symbolic_lu(sym, LuSymbolicParams::default())
-            .map_err(|e| CgklError::Output(format!("symbolic LU failed: {e:?}")))?;
+        let symbolic = factorize_symbolic_lu(
+            sym,
+            LuSymbolicParams {
+                supernodal_flop_ratio_threshold:
+                    faer::sparse::linalg::SupernodalThreshold::FORCE_SUPERNODAL,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| CgklError::Output(format!("symbolic LU failed: {e:?}")))?;
         let par = Par::Seq;
         let req = StackReq::any_of(&[
             symbolic.factorize_numeric_lu_scratch::<f64>(

@@ -2,8 +2,10 @@
 //! Bad input exits with status 2 and one `error: …` line; other failures with status 1.
 
 use anyhow::Context;
-use cgkl::cli_support::{exit_on_error, install_threads, progress_for, read_config_text};
-use cgkl::config::{Config, FlowMode, DEFAULT_CONFIG_TOML};
+use cgkl::cli_support::{
+    exit_on_error, install_threads, print_out, progress_for, read_config_text,
+};
+use cgkl::config::{nearest, Config, FlowMode, DEFAULT_CONFIG_TOML};
 use cgkl::error::CgklError;
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
 use clap::{Args, Parser, Subcommand};
@@ -115,6 +117,13 @@ fn check_out(out: &Path, force: bool) -> anyhow::Result<()> {
         }
         .into());
     }
+    if out.is_dir() {
+        return Err(CgklError::Io {
+            path: out.display().to_string(),
+            msg: "is a folder; --out takes a file name, e.g. out/run.h5".into(),
+        }
+        .into());
+    }
     if out.exists() && !force {
         return Err(CgklError::Io {
             path: out.display().to_string(),
@@ -125,13 +134,75 @@ fn check_out(out: &Path, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The entries of a folder (empty if it cannot be read).
+fn list_dir(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// The HDF5 file to read must exist and be a file.
+fn check_in(file: &Path) -> anyhow::Result<()> {
+    let msg = if !file.exists() {
+        "no such file; check the path"
+    } else if file.is_dir() {
+        "is a folder; pass a cgkl HDF5 file (.h5)"
+    } else {
+        return Ok(());
+    };
+    Err(CgklError::Io {
+        path: file.display().to_string(),
+        msg: msg.into(),
+    }
+    .into())
+}
+
+/// The swept key must be a dotted key and every value must be given once.
+fn check_sweep(param: &str, values: &[String]) -> anyhow::Result<()> {
+    if param.trim().is_empty() || param.contains('=') {
+        return Err(CgklError::config(
+            "--param",
+            format!("{param:?}"),
+            "give one dotted config key, e.g. --param projection.delta",
+        )
+        .into());
+    }
+    for (i, v) in values.iter().enumerate() {
+        if v.trim().is_empty() {
+            return Err(CgklError::config(
+                "--values",
+                values.join(","),
+                "a value is empty; give comma-separated values, e.g. 0.01,0.1",
+            )
+            .into());
+        }
+        if values[..i].iter().any(|w| w.trim() == v.trim()) {
+            return Err(CgklError::config(
+                "--values",
+                v.trim(),
+                "appears twice; give every value once",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 fn parse_modes(modes: &[String]) -> anyhow::Result<Vec<FlowMode>> {
     modes
         .iter()
         .map(|m| match m.trim() {
             "kernel" => Ok(FlowMode::Kernel),
             "resolved" => Ok(FlowMode::Resolved),
-            other => Err(CgklError::config("--modes", other, "use kernel and/or resolved").into()),
+            other => Err(CgklError::config(
+                "--modes",
+                other,
+                format!(
+                    "use kernel and/or resolved{}",
+                    did_you_mean(other, &["kernel", "resolved"])
+                ),
+            )
+            .into()),
         })
         .collect()
 }
@@ -142,13 +213,22 @@ fn parse_projections(p: &[String]) -> anyhow::Result<Vec<bool>> {
             "projected" => Ok(true),
             "baseline" => Ok(false),
             other => {
-                Err(
-                    CgklError::config("--projections", other, "use projected and/or baseline")
-                        .into(),
+                let hint = did_you_mean(other, &["projected", "baseline"]);
+                Err(CgklError::config(
+                    "--projections",
+                    other,
+                    format!("use projected and/or baseline{hint}"),
                 )
+                .into())
             }
         })
         .collect()
+}
+
+fn did_you_mean(word: &str, choices: &[&str]) -> String {
+    nearest(word, choices)
+        .map(|c| format!("; did you mean {c}?"))
+        .unwrap_or_default()
 }
 
 fn run() -> anyhow::Result<()> {
@@ -174,11 +254,11 @@ fn run() -> anyhow::Result<()> {
             bar.finish_and_clear();
             cgkl::io::layout::write_run_file(&out, &pb, &r, force)?;
             let last = r.output.records.last().context("empty run")?;
-            println!(
-                "{}: E_block = {:.4e}, E_inf = {:.4e}, V_delta = {:.4e}, mse = {:.4e}, Lyapunov violation = {:.3e}, wall {:.2} s",
-                r.name, last.e_block, last.e_inf, last.v_delta, last.mse, r.lyapunov_violation, r.wall_s
-            );
-            println!("wrote {}", out.display());
+            print_out(&format!(
+                "{}: E_block = {:.4e}, E_inf = {:.4e}, V_delta = {:.4e}, mse = {:.4e}, Lyapunov violation = {:.3e}, wall {:.2} s\nwrote {}\n",
+                r.name, last.e_block, last.e_inf, last.v_delta, last.mse, r.lyapunov_violation, r.wall_s,
+                out.display()
+            ))?;
         }
         Cmd::Sweep {
             cfg,
@@ -189,6 +269,7 @@ fn run() -> anyhow::Result<()> {
             out,
             force,
         } => {
+            check_sweep(&param, &values)?;
             let text = read_config_text(cfg.config.as_deref())?;
             let spec = SweepSpec {
                 param,
@@ -207,25 +288,50 @@ fn run() -> anyhow::Result<()> {
             let (bar, report) = progress_for(total);
             let sweep = run_sweep(&text, &cfg.set, &spec, &report)?;
             bar.finish_and_clear();
-            println!("{}", format_summary(&sweep));
             cgkl::io::layout::write_sweep_file(&out, &sweep, force)?;
-            println!("wrote {}", out.display());
+            print_out(&format!(
+                "{}\nwrote {}\n",
+                format_summary(&sweep),
+                out.display()
+            ))?;
         }
         Cmd::Plot { file, out } => {
             let dir = out.unwrap_or_else(|| file.with_extension(""));
-            if !file.exists() {
+            check_in(&file)?;
+            if dir.exists() && !dir.is_dir() {
                 return Err(CgklError::Io {
-                    path: file.display().to_string(),
-                    msg: "no such file; check the path".into(),
+                    path: dir.display().to_string(),
+                    msg: "exists and is not a folder; --out takes a folder for the plots".into(),
                 }
                 .into());
             }
-            for f in cgkl::figures::figures_for_file(&file, &dir)? {
-                println!("wrote {}", f.display());
+            // on failure, remove what this command created (the folder, or new files in it)
+            let before: Option<Vec<PathBuf>> = dir.is_dir().then(|| list_dir(&dir));
+            let figs = match cgkl::figures::figures_for_file(&file, &dir) {
+                Ok(f) => f,
+                Err(e) => {
+                    match &before {
+                        None => {
+                            let _ = std::fs::remove_dir_all(&dir);
+                        }
+                        Some(old) => {
+                            for p in list_dir(&dir).iter().filter(|p| !old.contains(p)) {
+                                let _ = std::fs::remove_file(p);
+                            }
+                        }
+                    }
+                    return Err(e.into());
+                }
+            };
+            for f in figs {
+                print_out(&format!("wrote {}\n", f.display()))?;
             }
         }
-        Cmd::Inspect { file } => print!("{}", cgkl::io::inspect::inspect(&file)?),
-        Cmd::Config => print!("{DEFAULT_CONFIG_TOML}"),
+        Cmd::Inspect { file } => {
+            check_in(&file)?;
+            print_out(&cgkl::io::inspect::inspect(&file)?)?
+        }
+        Cmd::Config => print_out(DEFAULT_CONFIG_TOML)?,
     }
     Ok(())
 }

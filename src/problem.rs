@@ -74,6 +74,68 @@ fn unit_interval(key: &str, v: f64) -> Result<()> {
 impl Config {
     /// Checks every value and builds the [`Problem`]; nothing is written before this succeeds.
     pub fn validate(&self) -> Result<Problem> {
+        // sizes beyond these would exhaust memory (the exact oracle keeps dense side × side
+        // matrices; every step keeps a diagnostics record) instead of failing cleanly
+        const MAX_SIDE: usize = 4096;
+        const MAX_CELLS: usize = 1 << 22;
+        const MAX_STEPS: usize = 1_000_000;
+        const MAX_SNAPSHOTS: usize = 100_000;
+        for (key, v) in [("grid.nx", self.grid.nx), ("grid.ny", self.grid.ny)] {
+            if v == 0 || v > MAX_SIDE {
+                return Err(CgklError::config(
+                    key,
+                    v,
+                    format!("must lie in 1..={MAX_SIDE} cells"),
+                ));
+            }
+        }
+        if self.grid.nx * self.grid.ny > MAX_CELLS {
+            return Err(CgklError::config(
+                "grid",
+                format!("{}x{}", self.grid.nx, self.grid.ny),
+                format!("at most {MAX_CELLS} cells (2048×2048) in all; use a smaller grid"),
+            ));
+        }
+        for (key, v) in [
+            ("partition.bx", self.partition.bx),
+            ("partition.by", self.partition.by),
+        ] {
+            if v == 0 {
+                return Err(CgklError::config(key, v, "must be ≥ 1 (1 = a single tile)"));
+            }
+        }
+        let n_steps = self.schedule.n_steps;
+        if n_steps == 0 || n_steps > MAX_STEPS {
+            return Err(CgklError::config(
+                "schedule.n_steps",
+                n_steps,
+                format!("N must lie in 1..={MAX_STEPS}"),
+            ));
+        }
+        let sigma_min = self.schedule.sigma_min;
+        if !(sigma_min.is_finite() && sigma_min > 0.0) {
+            return Err(CgklError::config(
+                "schedule.sigma_min",
+                sigma_min,
+                "σ_min must be finite and > 0 (default 0.002)",
+            ));
+        }
+        let rho = self.schedule.rho;
+        if !(rho.is_finite() && rho > 0.0) {
+            return Err(CgklError::config(
+                "schedule.rho",
+                rho,
+                "ρ must be finite and > 0 (Karras: 7)",
+            ));
+        }
+        let k = self.output.snapshots;
+        if !(2..=MAX_SNAPSHOTS).contains(&k) {
+            return Err(CgklError::config(
+                "output.snapshots",
+                k,
+                format!("must lie in 2..={MAX_SNAPSHOTS} (s_0 and s_N are always stored)"),
+            ));
+        }
         let grid = Grid::new(self.grid.nx, self.grid.ny)?;
         let part = Partition::tiles(grid, self.partition.bx, self.partition.by)?;
         unit_interval("forward.eps_fwd", self.forward.eps_fwd)?;
@@ -145,11 +207,30 @@ impl Config {
                     "must lie in (0, 1)",
                 ));
             }
-            if !(atol > 0.0 && atol.is_finite()) {
+            // auto also uses atol as the uniformization tolerance, which needs < 1e-2
+            let (max, why) = match self.flow.integrator {
+                IntegratorKind::Auto { .. } => {
+                    (1e-2, " (auto uses it as the uniformization tolerance)")
+                }
+                _ => (1.0, " (masses are ≤ 1)"),
+            };
+            if !(atol > 0.0 && atol < max) {
                 return Err(CgklError::config(
                     "flow.integrator.atol",
                     atol,
-                    "must be finite and > 0",
+                    format!("must lie in (0, {max}){why}"),
+                ));
+            }
+        }
+        if let IntegratorKind::ExplicitEuler { substeps, .. }
+        | IntegratorKind::ImplicitEuler { substeps }
+        | IntegratorKind::Trbdf2Fixed { substeps } = self.flow.integrator
+        {
+            if substeps == 0 {
+                return Err(CgklError::config(
+                    "flow.integrator.substeps",
+                    substeps,
+                    "must be ≥ 1",
                 ));
             }
         }
@@ -189,7 +270,14 @@ impl Config {
                     NoiseBase::Uniform => vec![1.0 / grid.n() as f64; grid.n()],
                     NoiseBase::Data => q0.clone(),
                 };
-                data::lognormal_noise(&b, *sigma, *seed)?
+                data::lognormal_noise(&b, *sigma, *seed).map_err(|e| match e {
+                    CgklError::Data(msg) => CgklError::config(
+                        "start.sigma",
+                        sigma,
+                        format!("the noise image is unusable ({msg}); use a smaller σ"),
+                    ),
+                    other => other,
+                })?
             }
             StartConfig::ForwardEnd => {
                 let mut q = vec![0.0; grid.n()];

@@ -16,9 +16,14 @@ fn bits(v: &[f64]) -> Vec<u64> {
 }
 
 fn sweep() -> SweepResult {
-    let ov: Vec<String> = ["grid.nx=16", "grid.ny=16", "partition.bx=2", "partition.by=2"]
-        .map(String::from)
-        .to_vec();
+    let ov: Vec<String> = [
+        "grid.nx=16",
+        "grid.ny=16",
+        "partition.bx=2",
+        "partition.by=2",
+    ]
+    .map(String::from)
+    .to_vec();
     run_sweep("", &ov, &SweepSpec::dt_sweep(&[5, 10, 20, 40]), &|_| {}).unwrap()
 }
 
@@ -61,10 +66,7 @@ fn dt_sweep_is_bit_identical_on_one_and_two_threads() {
 fn schedule_study_is_bit_identical_on_one_and_two_threads() {
     let mut plan = SchedulePlan::standard(true);
     plan.ks = vec![5, 10];
-    for p in &mut plan.problems {
-        p.overrides
-            .extend(["grid.nx=16", "grid.ny=16"].map(String::from));
-    }
+    plan.defaults = ["grid.nx=16", "grid.ny=16"].map(String::from).to_vec();
     let run = || run_schedule_study("", &[], &plan, &|_| {}).unwrap();
     let a = pool(1).install(run);
     let b = pool(2).install(run);

@@ -116,7 +116,10 @@ fn parameter_studies_and_paper_toy_run() {
 fn lyapunov_study_quick_runs() {
     let out = tmp("lyap");
     let t = run("lyapunov", &["--quick"], &out);
-    assert!(t.contains("limit") && t.contains("vs δ") && t.contains("vs Δt"), "{t}");
+    assert!(
+        t.contains("limit") && t.contains("vs δ") && t.contains("vs Δt"),
+        "{t}"
+    );
     assert!(out.join("lyapunov.h5").exists());
     assert_files(
         &out.join("lyapunov"),

@@ -155,3 +155,29 @@ fn limit_with_a_moving_score_converges_and_splittings_approach_it() {
         "kernel splitting does not approach the limit: {e1:e} → {e2:e}"
     );
 }
+
+#[test]
+fn moving_score_baseline_reference_is_the_exact_reversal() {
+    // textured data under plain heat flow, oracle score, ε_rev = ε_fwd, p_0 = q_T: the exact
+    // chain reversal brings q_T back to q0 exactly, so the unprojected reference must be q0
+    let mut c = Config::default();
+    c.grid.nx = 32;
+    c.grid.ny = 32;
+    c.data = cgkl::config::DataConfig::Textured {
+        contrast: 4.0,
+        amplitude: 0.5,
+        periods: 2,
+    };
+    c.forward.eps_fwd = 1.0;
+    c.reverse.eps_rev = 1.0;
+    c.start = cgkl::config::StartConfig::ForwardEnd;
+    let lim = cgkl::sweep::baseline_limit(&c).unwrap();
+    let q0 = c.validate().unwrap().q0;
+    let d = l1(&lim.p, &q0);
+    println!(
+        "moving-score baseline reference: |p★ − q0|_1 = {d:.2e}; {}",
+        lim.method
+    );
+    assert!(d < 1e-8, "{d:e}");
+    assert!(lim.atol < 1e-7, "{}", lim.atol);
+}

@@ -64,25 +64,29 @@ pub struct SchedulePlan {
     pub ks: Vec<usize>,
     /// Problems.
     pub problems: Vec<StudyProblem>,
+    /// Overrides applied before the user's (the study's default grid), so `--set` wins.
+    pub defaults: Vec<String>,
 }
 
 impl SchedulePlan {
-    /// The study of issue 4: K = 5·2^k up to 640 on `paper_toy` (128², static score) and on a
+    /// The study of issue 4: K = 5·2^k up to 640 on `paper_toy` (static score) and on a
     /// textured checkerboard with plain heat flow (ε_fwd = ε_rev = 1, oracle score, start
-    /// p_0 = q_T, 64²) whose score changes in time. `quick`: 32² grids, K ≤ 80.
+    /// p_0 = q_T) whose score changes in time, both on a 64×64 grid (`--set grid.nx=128 --set
+    /// grid.ny=128` for the paper's size: 6× the cost, since a non-uniform schedule needs a
+    /// numeric LU every step). `quick`: 32² grids, K ≤ 80.
     pub fn standard(quick: bool) -> Self {
         let ks: Vec<usize> = if quick {
             vec![5, 10, 20, 40, 80]
         } else {
             (0..8).map(|k| 5 << k).collect()
         };
-        let small = |n: usize| vec![format!("grid.nx={n}"), format!("grid.ny={n}")];
-        let mut toy = StudyProblem {
+        let n = if quick { 32 } else { 64 };
+        let toy = StudyProblem {
             name: "paper_toy".into(),
             description: "SPEC §8 paper_toy: block-constant checkerboard, ε_fwd = 0 (static score), ε_rev = 0.05, noise start".into(),
             overrides: Vec::new(),
         };
-        let mut tex = StudyProblem {
+        let tex = StudyProblem {
             name: "textured".into(),
             description: "textured checkerboard, plain heat flow ε_fwd = ε_rev = 1 (the score changes in time), oracle score, p_0 = q_T".into(),
             overrides: [
@@ -94,15 +98,10 @@ impl SchedulePlan {
             .map(String::from)
             .to_vec(),
         };
-        if quick {
-            toy.overrides.extend(small(32));
-            tex.overrides.extend(small(32));
-        } else {
-            tex.overrides.extend(small(64));
-        }
         Self {
             ks,
             problems: vec![toy, tex],
+            defaults: vec![format!("grid.nx={n}"), format!("grid.ny={n}")],
         }
     }
 }
@@ -183,8 +182,15 @@ pub struct ScheduleStudy {
     pub wall_s: f64,
 }
 
-fn config_for(text: &str, user: &[String], pb: &StudyProblem, extra: &[String]) -> Result<Config> {
-    let mut ov = user.to_vec();
+fn config_for(
+    text: &str,
+    user: &[String],
+    plan: &SchedulePlan,
+    pb: &StudyProblem,
+    extra: &[String],
+) -> Result<Config> {
+    let mut ov = plan.defaults.clone();
+    ov.extend(user.iter().cloned());
     ov.extend(pb.overrides.iter().cloned());
     ov.extend(extra.iter().cloned());
     Config::from_toml_with_overrides(text, &ov)
@@ -218,7 +224,13 @@ pub fn run_schedule_study(
                         format!("schedule.kind={}", schedule_name(sched)),
                         format!("schedule.n_steps={k}"),
                     ];
-                    specs.push((ip, sched, projected, k, config_for(text, user, pb, &extra)?));
+                    specs.push((
+                        ip,
+                        sched,
+                        projected,
+                        k,
+                        config_for(text, user, plan, pb, &extra)?,
+                    ));
                 }
             }
         }
@@ -230,7 +242,7 @@ pub fn run_schedule_study(
     let bases: Vec<Config> = plan
         .problems
         .iter()
-        .map(|pb| config_for(text, user, pb, &["flow.mode=kernel".to_string()]))
+        .map(|pb| config_for(text, user, plan, pb, &["flow.mode=kernel".to_string()]))
         .collect::<Result<_>>()?;
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&j| std::cmp::Reverse(jobs[j].3));

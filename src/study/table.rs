@@ -84,7 +84,7 @@ mod tests {
     fn text_and_markdown_agree_on_cells() {
         let mut t = Table::new(["a", "bb"]);
         t.push(vec!["1".into(), "2.5".into()]);
-        assert_eq!(t.to_text(), " a   bb\n 1  2.5\n");
+        assert_eq!(t.to_text(), "a   bb\n1  2.5\n");
         assert_eq!(t.to_markdown(), "| a | bb |\n| --- | --- |\n| 1 | 2.5 |\n");
         assert_eq!(sci(0.000123456), "1.235e-4");
         assert_eq!(sci(f64::NAN), "NaN");
