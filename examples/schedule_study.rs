@@ -44,6 +44,7 @@ fn run() -> anyhow::Result<()> {
     println!("{}", study.runs_table().to_text());
     println!("{}", study.rates_table().to_text());
     println!("{}", study.comparison_table(&[20, 160]).to_text());
+    println!("{}", study.accuracy_table(&[20, 160]).to_text());
     let path = args.out.join("schedule_study.h5");
     study.write_h5(&path)?;
     println!("wrote {}", path.display());

@@ -425,14 +425,25 @@ impl ScheduleStudy {
         t
     }
 
-    /// At each K in `ks`: per problem and projection, KL of every schedule and the ratio to the
-    /// best one (the winner has ratio 1).
+    /// At each K in `ks`: per problem and projection, KL(q0 ‖ p_K) of every schedule and the
+    /// winner with the runner-up's ratio to it.
     pub fn comparison_table(&self, ks: &[usize]) -> Table {
+        self.compare(ks, "KL", |r| r.kl)
+    }
+
+    /// As [`Self::comparison_table`] for the accuracy `|p_K − p★|₁` (which schedule solves the
+    /// K → ∞ dynamics best; differs from the KL ranking where the discretisation error happens
+    /// to move p_K towards q0).
+    pub fn accuracy_table(&self, ks: &[usize]) -> Table {
+        self.compare(ks, "|p_K − p★|₁", |r| r.err_l1)
+    }
+
+    fn compare(&self, ks: &[usize], what: &str, get: fn(&ScheduleRow) -> f64) -> Table {
         let mut header = vec!["problem".to_string(), "projection".into(), "K".into()];
         header.extend(
             SCHEDULES
                 .iter()
-                .map(|s| format!("KL {}", schedule_name(*s))),
+                .map(|s| format!("{what} {}", schedule_name(*s))),
         );
         header.push("best (next best / best)".into());
         let mut t = Table::new(header);
@@ -450,7 +461,7 @@ impl ScheduleStudy {
                                         && r.projected == projected
                                         && r.k == k
                                 })
-                                .map(|r| r.kl)
+                                .map(get)
                         })
                         .collect();
                     if vals.iter().all(Option::is_none) {

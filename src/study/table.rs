@@ -55,9 +55,12 @@ impl Table {
         out
     }
 
-    /// A GitHub-flavoured Markdown table.
+    /// A GitHub-flavoured Markdown table (a `|` inside a cell is escaped).
     pub fn to_markdown(&self) -> String {
-        let row = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        let row = |cells: &[String]| {
+            let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+            format!("| {} |\n", cells.join(" | "))
+        };
         let mut out = row(&self.header);
         out += &row(&vec!["---".to_string(); self.header.len()]);
         for r in &self.rows {
@@ -87,6 +90,9 @@ mod tests {
         assert_eq!(t.to_text(), "a   bb\n1  2.5\n");
         assert_eq!(t.to_markdown(), "| a | bb |\n| --- | --- |\n| 1 | 2.5 |\n");
         assert_eq!(sci(0.000123456), "1.235e-4");
+        let mut u = Table::new(["|x|"]);
+        u.push(vec!["1".into()]);
+        assert_eq!(u.to_markdown(), "| \\|x\\| |\n| --- |\n| 1 |\n");
         assert_eq!(sci(f64::NAN), "NaN");
     }
 }
