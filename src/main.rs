@@ -7,8 +7,10 @@ use cgkl::cli_support::{
 };
 use cgkl::config::{nearest, Config, FlowMode, DEFAULT_CONFIG_TOML};
 use cgkl::error::CgklError;
-use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
+use cgkl::io::checkpoint::{self, checkpoint_dir};
+use cgkl::sweep::{format_summary, run_sweep_resumable, Job, Resume, SweepSpec};
 use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
@@ -51,7 +53,8 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
-    /// Sweep one config key over a list of values (both modes, projected and baseline by default).
+    /// Sweep one config key over a list of values (both modes, projected and baseline by default);
+    /// resumable after an interruption (--resume).
     Sweep {
         #[command(flatten)]
         cfg: ConfigArgs,
@@ -67,12 +70,20 @@ enum Cmd {
         /// Which runs: projected, baseline or both.
         #[arg(long, value_delimiter = ',', default_value = "projected,baseline")]
         projections: Vec<String>,
-        /// Output HDF5 file.
+        /// Output HDF5 file. While the sweep runs, every finished run is saved in the
+        /// checkpoint folder <OUT>.partial (removed once the sweep file is written).
         #[arg(long, default_value = "out/sweep.h5")]
         out: PathBuf,
-        /// Overwrite an existing output file.
+        /// Overwrite an existing output file; without --resume, also delete a checkpoint
+        /// folder left by an interrupted sweep and start over.
         #[arg(long)]
         force: bool,
+        /// Finish an interrupted sweep (killed, or stopped by an error whose cause is fixed):
+        /// give the same arguments plus --resume; the runs saved in <OUT>.partial are reused
+        /// (they must match the planned runs' config) and only the missing runs are run. The
+        /// file equals that of an uninterrupted sweep (up to wall times).
+        #[arg(long)]
+        resume: bool,
     },
     /// Plot a cgkl HDF5 file (run or sweep) into PNG and SVG files.
     Plot {
@@ -188,6 +199,69 @@ fn check_sweep(param: &str, values: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prepares the checkpoint folder `ckpt` of a sweep and returns the runs to reuse: with
+/// `resume`, the runs saved in it (checked against `jobs`); without, a folder holding saved runs
+/// is an error unless `force` deletes it. The folder exists afterwards.
+fn open_checkpoint(
+    ckpt: &Path,
+    jobs: &[Job],
+    spec: &SweepSpec,
+    resume: bool,
+    force: bool,
+) -> anyhow::Result<BTreeMap<usize, cgkl::problem::RunResult>> {
+    if ckpt.exists() && !ckpt.is_dir() {
+        return Err(CgklError::Io {
+            path: ckpt.display().to_string(),
+            msg: "is in the way of the checkpoint folder of this sweep and not a folder; move it away".into(),
+        }
+        .into());
+    }
+    let mut finished = BTreeMap::new();
+    if resume {
+        if ckpt.is_dir() {
+            finished = checkpoint::load(ckpt, jobs, spec)?;
+        } else {
+            eprintln!(
+                "note: no checkpoint folder {} to resume from; running every run",
+                ckpt.display()
+            );
+        }
+    } else if !checkpoint::finished_files(ckpt)?.is_empty() {
+        if !force {
+            return Err(CgklError::Io {
+                path: ckpt.display().to_string(),
+                msg: "holds the runs of an interrupted sweep; pass --resume (same arguments) to finish it, or --force to delete them and start over".into(),
+            }
+            .into());
+        }
+        std::fs::remove_dir_all(ckpt).map_err(|e| CgklError::Io {
+            path: ckpt.display().to_string(),
+            msg: format!("cannot delete the checkpoint folder ({e})"),
+        })?;
+    }
+    if !ckpt.is_dir() {
+        std::fs::create_dir(ckpt).map_err(|e| CgklError::Io {
+            path: ckpt.display().to_string(),
+            msg: format!("cannot create the checkpoint folder ({e})"),
+        })?;
+    }
+    Ok(finished)
+}
+
+/// The error of a sweep that stopped: says how many runs are saved in `ckpt` and that
+/// `--resume` continues; an empty checkpoint folder is removed (nothing to resume).
+fn stopped(e: CgklError, ckpt: &Path, planned: usize) -> anyhow::Error {
+    let saved = checkpoint::finished_files(ckpt).map_or(0, |v| v.len());
+    if saved == 0 {
+        let _ = std::fs::remove_dir_all(ckpt);
+        return anyhow::Error::new(e).context("sweep stopped, no run finished");
+    }
+    anyhow::Error::new(e).context(format!(
+        "sweep stopped ({saved} of {planned} runs are saved in {}; after fixing the cause, the same command with --resume runs only the rest)",
+        ckpt.display()
+    ))
+}
+
 fn parse_modes(modes: &[String]) -> anyhow::Result<Vec<FlowMode>> {
     modes
         .iter()
@@ -268,6 +342,7 @@ fn run() -> anyhow::Result<()> {
             projections,
             out,
             force,
+            resume,
         } => {
             check_sweep(&param, &values)?;
             let text = read_config_text(cfg.config.as_deref())?;
@@ -279,16 +354,56 @@ fn run() -> anyhow::Result<()> {
             };
             let jobs = cgkl::sweep::plan(&text, &cfg.set, &spec)?;
             check_out(&out, force)?;
-            let total: u64 = jobs.iter().map(|j| (j.3.times.len() - 1) as u64).sum();
+            let ckpt = checkpoint_dir(&out);
+            let finished = open_checkpoint(&ckpt, &jobs, &spec, resume, force)?;
+            let todo: Vec<_> = (0..jobs.len())
+                .filter(|k| !finished.contains_key(k))
+                .collect();
+            let total: u64 = todo
+                .iter()
+                .map(|&k| (jobs[k].3.times.len() - 1) as u64)
+                .sum();
+            let restored = if finished.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} of {} restored from {})",
+                    finished.len(),
+                    jobs.len(),
+                    ckpt.display()
+                )
+            };
             eprintln!(
-                "sweep: {} runs on {} threads",
-                jobs.len(),
+                "sweep: {} runs on {} threads{restored}",
+                todo.len(),
                 rayon::current_num_threads()
             );
             let (bar, report) = progress_for(total);
-            let sweep = run_sweep(&text, &cfg.set, &spec, &report)?;
+            let save = |pb: &cgkl::problem::Problem, r: &cgkl::problem::RunResult| {
+                checkpoint::save_run(&ckpt, pb, r)
+            };
+            let sweep = run_sweep_resumable(
+                &text,
+                &cfg.set,
+                &spec,
+                &report,
+                Resume {
+                    finished,
+                    on_run: &save,
+                },
+            );
             bar.finish_and_clear();
+            let sweep = match sweep {
+                Ok(s) => s,
+                Err(e) => return Err(stopped(e, &ckpt, jobs.len())),
+            };
             cgkl::io::layout::write_sweep_file(&out, &sweep, force)?;
+            if let Err(e) = std::fs::remove_dir_all(&ckpt) {
+                eprintln!(
+                    "warning: cannot remove the checkpoint folder {} ({e}); delete it by hand",
+                    ckpt.display()
+                );
+            }
             print_out(&format!(
                 "{}\nwrote {}\n",
                 format_summary(&sweep),

@@ -10,6 +10,7 @@ use crate::kl::kl;
 use crate::order::observed_order;
 use crate::problem::{Problem, RunResult};
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 
 /// What a sweep runs.
 #[derive(Debug, Clone)]
@@ -194,17 +195,67 @@ pub fn run_sweep(
     spec: &SweepSpec,
     progress: &(dyn Fn(SweepEvent) + Sync),
 ) -> Result<SweepResult> {
+    run_sweep_resumable(
+        base_toml,
+        overrides,
+        spec,
+        progress,
+        Resume {
+            finished: BTreeMap::new(),
+            on_run: &|_, _| Ok(()),
+        },
+    )
+}
+
+/// Checkpoint hook of a sweep: `(problem, run)` of a run that just finished (its name is the
+/// final [`run_name`]); called from worker threads. An error fails that run.
+pub type OnRun<'a> = &'a (dyn Fn(&Problem, &RunResult) -> Result<()> + Sync);
+
+/// What [`run_sweep_resumable`] takes from an interrupted sweep and how it records progress.
+pub struct Resume<'a> {
+    /// Runs finished earlier, by job index into [`plan`]'s jobs; they are not run again and
+    /// enter the result exactly as given (they must be the runs of those jobs).
+    pub finished: BTreeMap<usize, RunResult>,
+    /// Called with every run this call computes, as soon as it finishes.
+    pub on_run: OnRun<'a>,
+}
+
+/// [`run_sweep`] that skips the runs in `resume.finished` and hands every newly finished run to
+/// `resume.on_run` (e.g. to write a checkpoint). The references of a Δt sweep are always
+/// recomputed, so the result equals that of an uninterrupted [`run_sweep`] (up to wall times)
+/// whenever the finished runs are those of the same plan. On a failed run the other runs still
+/// run (and reach `on_run`); the error of the first failed run in job order is returned.
+pub fn run_sweep_resumable(
+    base_toml: &str,
+    overrides: &[String],
+    spec: &SweepSpec,
+    progress: &(dyn Fn(SweepEvent) + Sync),
+    resume: Resume<'_>,
+) -> Result<SweepResult> {
     let start = std::time::Instant::now();
     let base = Config::from_toml_with_overrides(base_toml, overrides)?;
     let jobs = plan(base_toml, overrides, spec)?;
+    let Resume {
+        mut finished,
+        on_run,
+    } = resume;
+    if let Some(&k) = finished.keys().find(|&&k| k >= jobs.len()) {
+        return Err(CgklError::config(
+            "sweep",
+            k,
+            format!("finished run index beyond the {} planned runs", jobs.len()),
+        ));
+    }
     // the expensive runs first: better load balance, same results
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    let mut order: Vec<usize> = (0..jobs.len())
+        .filter(|k| !finished.contains_key(k))
+        .collect();
     order.sort_by_key(|&k| std::cmp::Reverse(jobs[k].3.times.len()));
     // the references (Δt sweeps) are computed alongside the runs
     let want_limits = spec.is_dt_sweep();
     let want_projected = want_limits && spec.projections.contains(&true);
     let (done, (limit_baseline, limit_projected)) = rayon::join(
-        || run_jobs(&order, &jobs, spec, progress),
+        || run_jobs(&order, &jobs, spec, progress, on_run),
         || {
             rayon::join(
                 || want_limits.then(|| baseline_limit(&base)).transpose(),
@@ -212,12 +263,20 @@ pub fn run_sweep(
             )
         },
     );
-    let mut done = done;
-    done.sort_by_key(|(k, _)| *k);
+    let mut done: BTreeMap<usize, Result<RunResult>> = done.into_iter().collect();
     let mut runs = Vec::with_capacity(jobs.len());
-    for ((value, _, _, problem), (_, r)) in jobs.into_iter().zip(done) {
-        let mut result = r?;
-        result.name = run_name(spec, result.mode, result.projected, &value);
+    for (k, (value, _, _, problem)) in jobs.into_iter().enumerate() {
+        let result = match finished.remove(&k) {
+            Some(r) => r,
+            None => match done.remove(&k) {
+                Some(r) => r?,
+                None => {
+                    return Err(CgklError::Output(format!(
+                        "sweep: run {k} was neither run nor restored"
+                    )))
+                }
+            },
+        };
         runs.push(SweepRun {
             value,
             problem,
@@ -242,23 +301,32 @@ pub fn run_sweep(
     Ok(out)
 }
 
-type Job = (String, FlowMode, bool, Problem);
+/// One planned run: swept value (TOML literal), flow mode, projected, validated problem.
+pub type Job = (String, FlowMode, bool, Problem);
 
-/// Runs the jobs in the given order on the rayon pool; results keep their job index.
+/// Runs the jobs in the given order on the rayon pool; results keep their job index and carry
+/// their final [`run_name`]. Every run that finishes goes to `on_run` before it is reported.
 fn run_jobs(
     order: &[usize],
     jobs: &[Job],
     spec: &SweepSpec,
     progress: &(dyn Fn(SweepEvent) + Sync),
+    on_run: OnRun<'_>,
 ) -> Vec<(usize, Result<RunResult>)> {
     order
         .par_iter()
         .map(|&k| {
             let (value, mode, projected, pb) = &jobs[k];
-            let r = pb.run_with_progress(*projected, &mut |_, _| progress(SweepEvent::Step));
+            let r = pb
+                .run_with_progress(*projected, &mut |_, _| progress(SweepEvent::Step))
+                .and_then(|mut r| {
+                    r.name = run_name(spec, *mode, *projected, value);
+                    on_run(pb, &r)?;
+                    Ok(r)
+                });
             if let Ok(r) = &r {
                 progress(SweepEvent::RunDone {
-                    name: run_name(spec, *mode, *projected, value),
+                    name: r.name.clone(),
                     wall_s: r.wall_s,
                 });
             }

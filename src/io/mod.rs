@@ -1,9 +1,12 @@
 //! Output (SPEC §9): the HDF5 layout of runs and sweeps ([`layout`]) over a thin, atomic,
-//! error-reporting HDF5 layer ([`h5util`]).
+//! error-reporting HDF5 layer ([`h5util`]); runs read back ([`read_run`]) and the checkpoints of
+//! a resumable sweep ([`checkpoint`]).
 
+pub mod checkpoint;
 pub mod h5util;
 pub mod inspect;
 pub mod layout;
+pub mod read_run;
 
 use crate::error::CgklError;
 use h5util::H5Error;

@@ -1,0 +1,228 @@
+//! Checkpoints of a running sweep (`cgkl sweep --resume`): while a sweep writing `<out>` runs,
+//! every finished run is written atomically (temp file + rename) to `<out>.partial/<run>.h5` in
+//! the layout of [`write_run_file`]. An interrupted sweep is finished by loading those runs back
+//! ([`load`]: each must be a run the sweep plans, with the same stored `config` and `version`)
+//! and running only the rest; the sweep file is then written as usual and the folder removed.
+
+use super::h5util;
+use super::layout::write_run_file;
+use super::read_run::read_run;
+use crate::error::{CgklError, Result};
+use crate::problem::{Problem, RunResult};
+use crate::sweep::{run_name, Job, SweepSpec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Appended to the output file name to name the checkpoint folder.
+pub const SUFFIX: &str = ".partial";
+
+/// The checkpoint folder of a sweep writing `out`: `<out>.partial` next to it.
+pub fn checkpoint_dir(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(SUFFIX);
+    out.with_file_name(name)
+}
+
+/// A run name as a file name: ASCII letters, digits and `_-.=+,` are kept, every other byte
+/// becomes `%XX` (so different names give different files).
+fn file_stem(name: &str) -> String {
+    let mut s = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"_-.=+,".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// The checkpoint file of run `name` in `dir`.
+pub fn run_file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{}.h5", file_stem(name)))
+}
+
+/// One checkpoint write at a time (hdf5-metno already serialises every HDF5 call through one
+/// global lock; this keeps whole files from interleaving).
+static WRITE: Mutex<()> = Mutex::new(());
+
+/// Writes the finished run `run` of `pb` into `dir` (atomically; safe from several threads).
+pub fn save_run(dir: &Path, pb: &Problem, run: &RunResult) -> Result<()> {
+    let _lock = WRITE.lock().unwrap_or_else(|e| e.into_inner());
+    write_run_file(&run_file(dir, &run.name), pb, run, true)
+}
+
+fn io_err(path: &Path, msg: impl Into<String>) -> CgklError {
+    CgklError::Io {
+        path: path.display().to_string(),
+        msg: msg.into(),
+    }
+}
+
+/// The finished runs (`*.h5` files) in checkpoint folder `dir`, sorted; none if it does not
+/// exist.
+pub fn finished_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| io_err(dir, format!("cannot read the checkpoint folder ({e})")))?;
+    let mut v = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| io_err(dir, format!("cannot read the checkpoint folder ({e})")))?;
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "h5") && p.is_file() {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// The first line where two TOML texts differ, with its `[section]`, for error messages.
+fn first_difference(stored: &str, planned: &str) -> String {
+    let (mut a, mut b) = (stored.lines(), planned.lines());
+    let mut section = String::new();
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return "same text".into(),
+            (x, y) if x == y => {
+                if let Some(l) = x.filter(|l| l.trim_start().starts_with('[')) {
+                    section = format!("{} ", l.trim());
+                }
+            }
+            (x, y) => {
+                return format!(
+                    "{section}stored `{}`, now `{}`",
+                    x.unwrap_or("(end)").trim(),
+                    y.unwrap_or("(end)").trim()
+                )
+            }
+        }
+    }
+}
+
+/// Loads the runs of checkpoint folder `dir` back, by job index into `jobs` (from
+/// [`crate::sweep::plan`] with `spec`). Every stored run must be a planned run with the same
+/// `config` and `version`; otherwise the error names the file and says how to start over.
+/// Leftover temp files of an interrupted write are removed.
+pub fn load(dir: &Path, jobs: &[Job], spec: &SweepSpec) -> Result<BTreeMap<usize, RunResult>> {
+    if !dir.is_dir() {
+        return Err(io_err(dir, "is not a folder; remove it"));
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().contains(".h5.tmp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let start_over = format!(
+        "delete {} (or pass --force instead of --resume) to start the sweep over",
+        dir.display()
+    );
+    let mut out = BTreeMap::new();
+    for path in finished_files(dir)? {
+        let f = hdf5::File::open(&path).map_err(|e| {
+            io_err(
+                &path,
+                format!("cannot open checkpoint ({e}); delete this file to run it again"),
+            )
+        })?;
+        let root: &hdf5::Group = &f;
+        let attr = |name: &str| -> Result<String> {
+            h5util::read_attr_str(root, name).map_err(|e| {
+                io_err(
+                    &path,
+                    format!("not a cgkl run checkpoint ({e}); delete this file to run it again"),
+                )
+            })
+        };
+        let name = attr("name")?;
+        let Some(k) = jobs.iter().position(|(value, mode, projected, _)| {
+            run_name(spec, *mode, *projected, value) == name
+        }) else {
+            return Err(io_err(
+                &path,
+                format!(
+                    "checkpoint of run {name}, which this sweep does not plan (it was made with other --param, --values, --modes or --projections); {start_over}"
+                ),
+            ));
+        };
+        let (_, _, projected, pb) = &jobs[k];
+        let version = attr("version")?;
+        if version != env!("CARGO_PKG_VERSION") {
+            return Err(io_err(
+                &path,
+                format!(
+                    "checkpoint of run {name} was made by cgkl {version}, this is {}; {start_over}",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ));
+        }
+        let config = attr("config")?;
+        let planned = pb.config.to_toml();
+        if config != planned {
+            return Err(io_err(
+                &path,
+                format!(
+                    "checkpoint of run {name} was made with a different config ({}); {start_over}",
+                    first_difference(&config, &planned)
+                ),
+            ));
+        }
+        let projection = attr("projection")?;
+        if (projection == "projected") != *projected {
+            return Err(io_err(
+                &path,
+                format!("checkpoint of run {name} is a {projection} run; {start_over}"),
+            ));
+        }
+        let run = read_run(root, pb).map_err(|e| {
+            io_err(
+                &path,
+                format!("unreadable checkpoint ({e}); delete this file to run it again"),
+            )
+        })?;
+        if out.insert(k, run).is_some() {
+            return Err(io_err(
+                &path,
+                format!("a second checkpoint of run {name}; {start_over}"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_distinct_safe_files() {
+        let d = Path::new("/x");
+        assert_eq!(
+            run_file(d, "kernel_projected_N40"),
+            Path::new("/x/kernel_projected_N40.h5")
+        );
+        let a = run_file(d, "kernel_projected_kind=\"a/b\"");
+        let b = run_file(d, "kernel_projected_kind=\"a_b\"");
+        assert_ne!(a, b);
+        assert_eq!(a.parent(), Some(d));
+        assert_eq!(
+            checkpoint_dir(Path::new("out/sweep.h5")),
+            Path::new("out/sweep.h5.partial")
+        );
+    }
+
+    #[test]
+    fn first_difference_names_the_section() {
+        let a = "[grid]\nnx = 32\nny = 32\n";
+        let b = "[grid]\nnx = 16\nny = 32\n";
+        assert_eq!(
+            first_difference(a, b),
+            "[grid] stored `nx = 32`, now `nx = 16`"
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! Reads back a run written by [`super::layout::write_run`] (the mirror of `layout.rs`): the
+//! §7 records from `trajectory/*`, the snapshots (and currents) from `snapshots/*`, `final/p`
+//! and the scalar attributes, into a [`RunResult`] that [`write_run`](super::layout::write_run)
+//! writes again bit for bit. The projection times are not stored in the layout; they come from
+//! the [`Problem`] the run was made from.
+
+use super::h5util;
+use super::layout::F64_DIAGNOSTICS;
+use crate::config::FlowMode;
+use crate::diagnostics::StepRecord;
+use crate::error::{CgklError, Result};
+use crate::integrator::StepStats;
+use crate::problem::{Problem, RunResult};
+use crate::splitting::SplitOutput;
+use hdf5::Group;
+use std::path::Path;
+
+/// Setters of the float64 §7 diagnostics, by their `trajectory/<name>` dataset name (the
+/// names of [`F64_DIAGNOSTICS`]).
+#[allow(clippy::type_complexity)]
+const F64_SETTERS: &[(&str, fn(&mut StepRecord, f64))] = &[
+    ("s", |r, v| r.s = v),
+    ("dt", |r, v| r.dt = v),
+    ("mass", |r, v| r.mass = v),
+    ("min_p", |r, v| r.min_p = v),
+    ("V", |r, v| r.v = v),
+    ("V_delta_pre", |r, v| r.v_delta_pre = v),
+    ("V_delta", |r, v| r.v_delta = v),
+    ("V_within", |r, v| r.v_within = v),
+    ("V_coarse", |r, v| r.v_coarse = v),
+    ("E_block_pre", |r, v| r.e_block_pre = v),
+    ("E_block", |r, v| r.e_block = v),
+    ("E_inf", |r, v| r.e_inf = v),
+    ("tau", |r, v| r.tau = v),
+    ("entropy", |r, v| r.entropy = v),
+    ("kl_track", |r, v| r.kl_track = v),
+    ("mse", |r, v| r.mse = v),
+    ("psnr", |r, v| r.psnr = v),
+    ("leak", |r, v| r.leak = v),
+];
+
+fn bad(g: &Group, what: impl std::fmt::Display) -> CgklError {
+    CgklError::Io {
+        path: format!("{}:{}", g.filename(), g.name()),
+        msg: format!("not a complete cgkl run: {what}"),
+    }
+}
+
+fn check_shape(g: &Group, name: &str, shape: &[usize], want: &[usize]) -> Result<()> {
+    if shape != want {
+        return Err(bad(
+            g,
+            format!("{name} has shape {shape:?}, expected {want:?} for this problem"),
+        ));
+    }
+    Ok(())
+}
+
+fn nonneg(g: &Group, name: &str) -> Result<usize> {
+    let v = h5util::read_attr_i64(g, name)?;
+    usize::try_from(v).map_err(|_| bad(g, format!("attribute {name} = {v} is negative")))
+}
+
+/// Reads the run stored in `g` (the file root of a run file or `/runs/<name>` of a sweep file)
+/// that was made from `pb`: shapes are checked against `pb` (grid, blocks, number of steps), and
+/// `times` is taken from `pb.times`. The stored `config` must be `pb`'s config; the caller
+/// checks that (see [`crate::io::checkpoint`]).
+pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
+    let (nx, ny, m) = (pb.grid.nx, pb.grid.ny, pb.partition.m());
+    let n1 = pb.times.len();
+    let name = h5util::read_attr_str(g, "name")?;
+    let mode = match h5util::read_attr_str(g, "mode")?.as_str() {
+        "kernel" => FlowMode::Kernel,
+        "resolved" => FlowMode::Resolved,
+        other => return Err(bad(g, format!("unknown mode {other:?}"))),
+    };
+    let projected = match h5util::read_attr_str(g, "projection")?.as_str() {
+        "projected" => true,
+        "baseline" => false,
+        other => return Err(bad(g, format!("unknown projection {other:?}"))),
+    };
+    if mode.name() != pb.config.flow.mode.name() {
+        return Err(bad(
+            g,
+            format!(
+                "mode {} but the problem runs {}",
+                mode.name(),
+                pb.config.flow.mode.name()
+            ),
+        ));
+    }
+    let delta = h5util::read_attr_f64(g, if projected { "delta" } else { "diag_delta" })?;
+    let n_attr = h5util::read_attr_i64(g, "N")?;
+    if n_attr != n1 as i64 - 1 {
+        return Err(bad(
+            g,
+            format!("N = {n_attr}, but the problem has {} steps", n1 - 1),
+        ));
+    }
+    let lyapunov_violation = h5util::read_attr_f64(g, "lyapunov_violation")?;
+    let wall_s = h5util::read_attr_f64(g, "wall_s")?;
+    let config_toml = h5util::read_attr_str(g, "config")?;
+    let stats = StepStats {
+        steps: nonneg(g, "integrator_steps")?,
+        rejected: nonneg(g, "integrator_rejected")?,
+        factorizations: nonneg(g, "lu_factorizations")?,
+    };
+
+    // records
+    let blank = StepRecord {
+        s: 0.0,
+        dt: 0.0,
+        mass: 0.0,
+        min_p: 0.0,
+        v: 0.0,
+        v_delta_pre: 0.0,
+        v_delta: 0.0,
+        v_within: 0.0,
+        v_coarse: 0.0,
+        e_block_pre: 0.0,
+        e_block: 0.0,
+        e_inf: 0.0,
+        tau: 0.0,
+        n_active_lower: 0,
+        n_active_upper: 0,
+        entropy: 0.0,
+        kl_track: 0.0,
+        mse: 0.0,
+        psnr: 0.0,
+        leak: 0.0,
+        w: Vec::new(),
+    };
+    let mut records = vec![blank; n1];
+    for (dname, _, _, _) in F64_DIAGNOSTICS {
+        let set = F64_SETTERS
+            .iter()
+            .find(|(s, _)| s == dname)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                CgklError::Output(format!("no reader for trajectory/{dname} (a cgkl bug)"))
+            })?;
+        let path = format!("trajectory/{dname}");
+        let v = h5util::read_f64(g, &path)?;
+        check_shape(g, &path, &[v.len()], &[n1])?;
+        for (r, x) in records.iter_mut().zip(v) {
+            set(r, x);
+        }
+    }
+    for (path, set) in [
+        (
+            "trajectory/n_active_lower",
+            (|r: &mut StepRecord, v: i32| r.n_active_lower = v) as fn(&mut StepRecord, i32),
+        ),
+        ("trajectory/n_active_upper", |r, v| r.n_active_upper = v),
+    ] {
+        let v = h5util::read_i32(g, path)?;
+        check_shape(g, path, &[v.len()], &[n1])?;
+        for (r, x) in records.iter_mut().zip(v) {
+            set(r, x);
+        }
+    }
+    let (shape, w) = h5util::read_f64_nd(g, "trajectory/w")?;
+    check_shape(g, "trajectory/w", &shape, &[n1, m])?;
+    if m > 0 {
+        for (r, row) in records.iter_mut().zip(w.chunks_exact(m)) {
+            r.w = row.to_vec();
+        }
+    }
+
+    // snapshots
+    let steps = h5util::read_i64(g, "snapshots/n")?;
+    let snapshot_steps = steps
+        .iter()
+        .map(|&k| usize::try_from(k).ok().filter(|&k| k < n1))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| bad(g, "snapshots/n holds a step outside 0..=N"))?;
+    let k = snapshot_steps.len();
+    let (shape, snapshots) = h5util::read_f64_nd(g, "snapshots/p")?;
+    check_shape(g, "snapshots/p", &shape, &[k, ny, nx])?;
+    let has_jx = g.link_exists("snapshots/J_x");
+    let has_jy = g.link_exists("snapshots/J_y");
+    let currents = match (has_jx, has_jy) {
+        (false, false) => None,
+        (true, true) if nx >= 1 && ny >= 1 => {
+            let (sx, jx) = h5util::read_f64_nd(g, "snapshots/J_x")?;
+            check_shape(g, "snapshots/J_x", &sx, &[k, ny, nx - 1])?;
+            let (sy, jy) = h5util::read_f64_nd(g, "snapshots/J_y")?;
+            check_shape(g, "snapshots/J_y", &sy, &[k, ny - 1, nx])?;
+            // back to the driver's order: per snapshot the x-faces, then the y-faces
+            let (nfx, nfy) = ((nx - 1) * ny, nx * (ny - 1));
+            let mut cur = Vec::with_capacity(k * (nfx + nfy));
+            for s in 0..k {
+                cur.extend_from_slice(&jx[s * nfx..(s + 1) * nfx]);
+                cur.extend_from_slice(&jy[s * nfy..(s + 1) * nfy]);
+            }
+            Some(cur)
+        }
+        _ => return Err(bad(g, "only one of snapshots/J_x and snapshots/J_y")),
+    };
+    let (shape, final_p) = h5util::read_f64_nd(g, "final/p")?;
+    check_shape(g, "final/p", &shape, &[ny, nx])?;
+
+    Ok(RunResult {
+        name,
+        mode,
+        projected,
+        delta,
+        times: pb.times.clone(),
+        output: SplitOutput {
+            records,
+            snapshot_steps,
+            snapshots,
+            currents,
+            final_p,
+            stats,
+        },
+        lyapunov_violation,
+        wall_s,
+        config_toml,
+    })
+}
+
+/// Reads a run file written by [`super::layout::write_run_file`] (see [`read_run`]).
+pub fn read_run_file(path: &Path, pb: &Problem) -> Result<RunResult> {
+    let f = hdf5::File::open(path).map_err(|e| CgklError::Io {
+        path: path.display().to_string(),
+        msg: format!("cannot open as HDF5 ({e})"),
+    })?;
+    read_run(&f, pb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::io::layout::write_run_file;
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn every_f64_diagnostic_has_a_setter() {
+        for (name, ..) in F64_DIAGNOSTICS {
+            assert!(F64_SETTERS.iter().any(|(s, _)| s == name), "{name}");
+        }
+        assert_eq!(F64_SETTERS.len(), F64_DIAGNOSTICS.len());
+    }
+
+    #[test]
+    fn a_written_run_reads_back_bit_for_bit() {
+        let dir = std::env::temp_dir().join(format!("cgkl_read_run_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (currents, projected) in [(true, true), (false, false)] {
+            let ov: Vec<String> = [
+                "grid.nx=8",
+                "grid.ny=6",
+                "partition.bx=2",
+                "partition.by=3",
+                "schedule.n_steps=7",
+                "output.snapshots=3",
+                if currents {
+                    "output.currents=true"
+                } else {
+                    "output.currents=false"
+                },
+            ]
+            .map(String::from)
+            .to_vec();
+            let pb = Config::from_toml_with_overrides("", &ov)
+                .unwrap()
+                .validate()
+                .unwrap();
+            let r = pb.run(projected).unwrap();
+            let path = dir.join(format!("run_{currents}.h5"));
+            write_run_file(&path, &pb, &r, true).unwrap();
+            let back = read_run_file(&path, &pb).unwrap();
+            assert_eq!(back.name, r.name);
+            assert_eq!(back.mode, r.mode);
+            assert_eq!(back.projected, r.projected);
+            assert_eq!(back.delta.to_bits(), r.delta.to_bits());
+            assert_eq!(bits(&back.times), bits(&r.times));
+            assert_eq!(
+                back.lyapunov_violation.to_bits(),
+                r.lyapunov_violation.to_bits()
+            );
+            assert_eq!(back.wall_s.to_bits(), r.wall_s.to_bits());
+            assert_eq!(back.config_toml, r.config_toml);
+            let (a, b) = (&back.output, &r.output);
+            // records compare by value; NaN fields (tau at index 0) compare via Debug
+            assert_eq!(format!("{:?}", a.records), format!("{:?}", b.records));
+            assert_eq!(a.snapshot_steps, b.snapshot_steps);
+            assert_eq!(bits(&a.snapshots), bits(&b.snapshots));
+            assert_eq!(a.currents.is_some(), currents);
+            assert_eq!(
+                a.currents.as_deref().map(bits),
+                b.currents.as_deref().map(bits)
+            );
+            assert_eq!(bits(&a.final_p), bits(&b.final_p));
+            assert_eq!(format!("{:?}", a.stats), format!("{:?}", b.stats));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
