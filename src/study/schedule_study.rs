@@ -669,8 +669,9 @@ impl ScheduleStudy {
     }
 }
 
-/// "`<schedule>` (×ratio)": the schedule with the smallest value and the ratio of the next best
-/// to it.
+/// "`<schedule>` (×ratio)": the schedule with the smallest value (several joined by `=` when they
+/// tie exactly, e.g. equal-entropy falling back to uniform) and the ratio of the next best
+/// distinct value to it.
 fn winner(vals: &[Option<f64>]) -> String {
     let mut v: Vec<(usize, f64)> = vals
         .iter()
@@ -678,11 +679,31 @@ fn winner(vals: &[Option<f64>]) -> String {
         .filter_map(|(k, x)| x.filter(|x| x.is_finite()).map(|x| (k, x)))
         .collect();
     v.sort_by(|a, b| a.1.total_cmp(&b.1));
-    match v.as_slice() {
-        [] => "—".into(),
-        [(k, _)] => schedule_name(SCHEDULES[*k]).into(),
-        [(k, best), (_, next), ..] => {
-            format!("{} ({:.2}×)", schedule_name(SCHEDULES[*k]), next / best)
-        }
+    let Some(&(_, best)) = v.first() else {
+        return "—".into();
+    };
+    let names: Vec<&str> = v
+        .iter()
+        .filter(|(_, x)| *x == best)
+        .map(|(k, _)| schedule_name(SCHEDULES[*k]))
+        .collect();
+    match v.iter().find(|(_, x)| *x > best) {
+        Some((_, next)) => format!("{} ({:.2}×)", names.join(" = "), next / best),
+        None => names.join(" = "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn winner_names_ties_and_the_next_distinct_ratio() {
+        assert_eq!(
+            winner(&[Some(1.0), Some(3.0), Some(2.0), Some(1.0)]),
+            "uniform = equal_entropy (2.00×)"
+        );
+        assert_eq!(winner(&[None, Some(2.0), None, None]), "geometric");
+        assert_eq!(winner(&[None, None, None, None]), "—");
     }
 }
