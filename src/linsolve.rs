@@ -93,6 +93,7 @@ impl SparseLu {
                 dt: a,
                 msg: format!("{e:?}"),
             })?;
+        crate::simd_state::clear_upper_state();
         self.key = Some(key);
         self.factorizations += 1;
         Ok(())
@@ -115,6 +116,7 @@ impl SparseLu {
             Par::Seq,
             MemStack::new(&mut self.mem),
         );
+        crate::simd_state::clear_upper_state();
         Ok(())
     }
 

@@ -110,6 +110,7 @@ impl ForwardOracle {
             1.0,
             Par::Seq,
         );
+        crate::simd_state::clear_upper_state();
         let mut oracle = Self {
             grid,
             beta,
@@ -196,6 +197,8 @@ impl ForwardOracle {
             1.0,
             Par::Seq,
         );
+        // faer's SIMD kernels leave the upper vector state dirty (see `simd_state`)
+        crate::simd_state::clear_upper_state();
         for iy in 0..ny {
             for ix in 0..nx {
                 out[iy * nx + ix] = self.work[(iy, ix)];
