@@ -264,6 +264,14 @@ fn run() -> anyhow::Result<()> {
     )?;
     writeln!(md, "{}", sched.problems_table().to_markdown())?;
     for p in &sched.problems {
+        writeln!(
+            md,
+            "- `{}` references: projected — {}; baseline — {}.",
+            p.problem.name, p.limit_methods[0], p.limit_methods[1]
+        )?;
+    }
+    writeln!(md)?;
+    for p in &sched.problems {
         for w in &p.warnings {
             writeln!(md, "Note ({}): {w}\n", p.problem.name)?;
         }

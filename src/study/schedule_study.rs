@@ -7,7 +7,8 @@
 //! at rtol 1e-10 for baselines), the excess `KL(q0 ‖ p_K) − KL(q0 ‖ p★)`, and `K·KL/H²` with
 //! `H = −Σ q0 ln q0` the entropy of the data (the bound of arXiv 2601.21943 is `KL = O(H²/K)`).
 //! The observed rate `r` in `|excess| ∝ K^{−r}` is the least-squares slope over the
-//! [`RATE_POINTS`] largest K whose excess is above [`EXCESS_FLOOR`].
+//! [`RATE_POINTS`] largest K whose excess is above [`EXCESS_FLOOR`] and whose L1 error is above
+//! [`REF_MARGIN`] times the reference's estimated accuracy.
 
 use crate::config::Config;
 use crate::error::{CgklError, Result};
@@ -34,6 +35,9 @@ pub const SCHEDULES: [ScheduleKind; 4] = [
 pub const RATE_POINTS: usize = 4;
 /// KL excesses below this are at the accuracy of the reference and are not fitted.
 pub const EXCESS_FLOOR: f64 = 1e-9;
+/// Runs whose `|p_K − p★|₁` is within this factor of the reference's estimated accuracy are not
+/// fitted.
+pub const REF_MARGIN: f64 = 10.0;
 
 /// Config-key name of a schedule (`uniform`, `geometric`, `karras`, `equal_entropy`).
 pub fn schedule_name(k: ScheduleKind) -> &'static str {
@@ -121,6 +125,8 @@ pub struct ProblemResult {
     pub kl_limit_baseline: f64,
     /// How the references were computed.
     pub limit_methods: [String; 2],
+    /// Estimated L1 accuracy of the references (projected, baseline).
+    pub limit_accuracy: [f64; 2],
     /// Schedule fallback warnings met (e.g. equal-entropy on static data).
     pub warnings: Vec<String>,
 }
@@ -246,7 +252,7 @@ pub fn run_schedule_study(
         .collect::<Result<_>>()?;
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&j| std::cmp::Reverse(jobs[j].3));
-    type Refs = (Vec<f64>, Vec<f64>, [String; 2]);
+    type Refs = (Vec<f64>, Vec<f64>, [String; 2], [f64; 2]);
     let (done, refs): (Vec<(usize, Result<_>)>, Vec<Result<Refs>>) = rayon::join(
         || {
             order
@@ -264,7 +270,12 @@ pub fn run_schedule_study(
                 .map(|c| {
                     let (proj, base) = rayon::join(|| projected_limit(c), || baseline_limit(c));
                     let (proj, base) = (proj?, base?);
-                    Ok((proj.p, base.p, [proj.method, base.method]))
+                    Ok((
+                        proj.p,
+                        base.p,
+                        [proj.method, base.method],
+                        [proj.atol, base.atol],
+                    ))
                 })
                 .collect()
         },
@@ -274,7 +285,7 @@ pub fn run_schedule_study(
     let mut problems = Vec::new();
     let mut refs_p = Vec::new();
     for ((pb, c), r) in plan.problems.iter().zip(&bases).zip(refs) {
-        let (pp, pbase, methods) = r?;
+        let (pp, pbase, methods, accuracy) = r?;
         let q0 = c.validate()?.q0;
         problems.push(ProblemResult {
             problem: pb.clone(),
@@ -283,6 +294,7 @@ pub fn run_schedule_study(
             kl_limit_projected: kl(&q0, &pp),
             kl_limit_baseline: kl(&q0, &pbase),
             limit_methods: methods,
+            limit_accuracy: accuracy,
             warnings: Vec::new(),
         });
         refs_p.push((pp, pbase));
@@ -318,7 +330,7 @@ pub fn run_schedule_study(
             wall_s: r.wall_s,
         });
     }
-    let rates = fit_rates(&rows, problems.len());
+    let rates = fit_rates(&rows, &problems);
     Ok(ScheduleStudy {
         plan: plan.clone(),
         problems,
@@ -329,9 +341,11 @@ pub fn run_schedule_study(
     })
 }
 
-fn fit_rates(rows: &[ScheduleRow], n_problems: usize) -> Vec<Rate> {
+/// Rates over the largest K whose excess is above [`EXCESS_FLOOR`] and whose L1 error is above
+/// [`REF_MARGIN`] times the reference's estimated accuracy (closer points measure the reference).
+fn fit_rates(rows: &[ScheduleRow], problems: &[ProblemResult]) -> Vec<Rate> {
     let mut out = Vec::new();
-    for problem in 0..n_problems {
+    for (problem, pr) in problems.iter().enumerate() {
         for &schedule in &SCHEDULES {
             for projected in [true, false] {
                 let mut pts: Vec<&ScheduleRow> = rows
@@ -340,6 +354,10 @@ fn fit_rates(rows: &[ScheduleRow], n_problems: usize) -> Vec<Rate> {
                         r.problem == problem && r.schedule == schedule && r.projected == projected
                     })
                     .filter(|r| r.excess.abs() > EXCESS_FLOOR)
+                    .filter(|r| {
+                        let acc = pr.limit_accuracy[usize::from(!projected)];
+                        acc.is_nan() || r.err_l1 > REF_MARGIN * acc
+                    })
                     .collect();
                 pts.sort_by_key(|r| std::cmp::Reverse(r.k));
                 pts.truncate(RATE_POINTS);
