@@ -332,7 +332,19 @@ impl Config {
     /// `--set forward.beta.value=2` works on its own). Unknown sections and keys, also those a
     /// kind ignores (e.g. `reverse.flux.eta` with `kind = "upwind"`), are rejected with one line
     /// naming the key and the nearest valid name.
+    ///
+    /// Errors are one line: control characters in user keys and values (e.g. a quoted key
+    /// `"a\nb"`) are shown escaped.
     pub fn from_toml_with_overrides(text: &str, overrides: &[String]) -> Result<Self> {
+        Self::parse_with_overrides(text, overrides).map_err(|e| match e {
+            CgklError::Parse(msg) if msg.contains(char::is_control) => {
+                CgklError::Parse(escape_control(&msg))
+            }
+            other => other,
+        })
+    }
+
+    fn parse_with_overrides(text: &str, overrides: &[String]) -> Result<Self> {
         let mut root: toml::Table =
             toml::from_str(text).map_err(|e| CgklError::Parse(syntax_error(text, &e)))?;
         for ov in overrides {
@@ -343,7 +355,16 @@ impl Config {
             })?;
             let (key, val) = (key.trim(), val.trim());
             let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {val}")) {
-                Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(val.into())),
+                // exactly one value: `8\nny = 9` would otherwise set nx = 8 and drop `ny = 9`
+                Ok(mut t) if t.len() == 1 => {
+                    t.remove("v").unwrap_or(toml::Value::String(val.into()))
+                }
+                Ok(_) => {
+                    return Err(CgklError::Parse(format!(
+                        "--set {key}: the value {:?} is more than one TOML value",
+                        one_line(val)
+                    )))
+                }
                 Err(_) => toml::Value::String(val.into()),
             };
             set_dotted(&mut root, key, value)?;
@@ -365,6 +386,19 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# serialisation failed: {e}"))
     }
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`, …).
+fn escape_control(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn one_line(s: &str) -> String {

@@ -177,11 +177,25 @@ impl Config {
                         "must be finite and ≥ 0",
                     ));
                 }
+                // data::smooth_field allocates a kernel of 8ℓ + 1 taps (ℓ = 1e9: 64 GB, abort)
+                // and computes 0/0 at the centre tap once 2ℓ² underflows (ℓ = 1e-200: NaN field)
+                const MIN_CORR_LEN: f64 = 1e-3;
+                let max_corr_len = self.grid.nx.max(self.grid.ny) as f64;
                 if !(corr_len.is_finite() && *corr_len > 0.0) {
                     return Err(CgklError::config(
                         "score.corr_len",
                         corr_len,
                         "must be finite and > 0 (cells)",
+                    ));
+                }
+                if !(MIN_CORR_LEN..=max_corr_len).contains(corr_len) {
+                    return Err(CgklError::config(
+                        "score.corr_len",
+                        corr_len,
+                        format!(
+                            "must lie in [{MIN_CORR_LEN}, {max_corr_len}] cells \
+                             (at most the grid side max(nx, ny))"
+                        ),
                     ));
                 }
             }
