@@ -185,6 +185,12 @@ pub fn projection_times(
                     ht - h0
                 ));
                 uniform()
+            } else if ht < h0 {
+                // the heat flow's entropy never decreases (A is symmetric with a uniform
+                // stationary state); a decrease means round-off or a broken oracle
+                return Err(CgklError::Data(format!(
+                    "equal-entropy schedule: H(q_T) = {ht} < H(q0) = {h0}; the forward entropy must increase (use another schedule)"
+                )));
             } else {
                 let mut s = vec![0.0; n + 1];
                 s[n] = horizon;
