@@ -17,11 +17,7 @@ fn run() -> anyhow::Result<()> {
     let args = ExampleArgs::parse();
     // --quick: a 32×32 grid and N = 10…80
     let (text, overrides) = args.prepare()?;
-    let ns: Vec<usize> = if args.quick {
-        vec![10, 20, 40, 80]
-    } else {
-        (0..9).map(|k| 10 << k).collect()
-    };
+    let ns = SweepSpec::standard_ns(args.quick);
     let spec = SweepSpec::dt_sweep(&ns);
     let total_steps: u64 = 4 * ns.iter().map(|&n| n as u64).sum::<u64>();
     eprintln!(

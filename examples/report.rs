@@ -95,11 +95,7 @@ fn run() -> anyhow::Result<()> {
     let quick_flag = if args.quick { " -- --quick" } else { "" };
 
     // 1. Δt sweep
-    let ns: Vec<usize> = if args.quick {
-        vec![10, 20, 40, 80]
-    } else {
-        (0..9).map(|k| 10 << k).collect()
-    };
+    let ns = SweepSpec::standard_ns(args.quick);
     let spec = SweepSpec::dt_sweep(&ns);
     eprintln!("report 1/3: Δt sweep, N = {ns:?}");
     let total: u64 = 4 * ns.iter().map(|&n| n as u64).sum::<u64>();

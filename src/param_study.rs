@@ -50,10 +50,7 @@ pub fn param_table(sw: &SweepResult) -> String {
 /// value (log x when every finite value is positive and they span over two decades; values 0 and
 /// inf cannot be placed on such an axis and are listed in the title instead).
 pub fn param_figures(sw: &SweepResult, label: &str, out_dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out_dir).map_err(|e| CgklError::Io {
-        path: out_dir.display().to_string(),
-        msg: format!("cannot create folder: {e}"),
-    })?;
+    crate::figures::make_dir(out_dir)?;
     let xs: Vec<f64> = sw
         .runs
         .iter()

@@ -36,6 +36,15 @@ impl SweepSpec {
         }
     }
 
+    /// The standard N values of the main job: 10·2^k up to 2560 (`quick`: 10 … 80).
+    pub fn standard_ns(quick: bool) -> Vec<usize> {
+        if quick {
+            vec![10, 20, 40, 80]
+        } else {
+            (0..9).map(|k| 10 << k).collect()
+        }
+    }
+
     /// True for a sweep over N.
     pub fn is_dt_sweep(&self) -> bool {
         self.param == "schedule.n_steps"

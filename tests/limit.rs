@@ -13,6 +13,21 @@ fn small() -> Config {
     c
 }
 
+/// Textured checkerboard on an n×n grid with ε_fwd = ε_rev = eps: a score that moves in time.
+fn textured(n: usize, eps: f64) -> Config {
+    let mut c = Config::default();
+    c.grid.nx = n;
+    c.grid.ny = n;
+    c.data = cgkl::config::DataConfig::Textured {
+        contrast: 4.0,
+        amplitude: 0.5,
+        periods: 2,
+    };
+    c.forward.eps_fwd = eps;
+    c.reverse.eps_rev = eps;
+    c
+}
+
 fn l1(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
 }
@@ -110,18 +125,9 @@ fn limit_with_a_moving_score_converges_and_splittings_approach_it() {
     // a time-dependent generator (textured data, ε_fwd = ε_rev = 0.3): the Lawson scheme freezes
     // the linear part at each step's midpoint and carries (G(s) − L) p in the RK4 part; it must
     // still converge at high order
-    let mut c = Config::default();
-    c.grid.nx = 16;
-    c.grid.ny = 16;
+    let mut c = textured(16, 0.3);
     c.partition.bx = 2;
     c.partition.by = 2;
-    c.data = cgkl::config::DataConfig::Textured {
-        contrast: 4.0,
-        amplitude: 0.5,
-        periods: 2,
-    };
-    c.forward.eps_fwd = 0.3;
-    c.reverse.eps_rev = 0.3;
     c.projection.delta = 0.05;
     let pb = c.validate().unwrap();
     assert!(!pb.generator().unwrap().is_static());
@@ -160,16 +166,7 @@ fn limit_with_a_moving_score_converges_and_splittings_approach_it() {
 fn moving_score_baseline_reference_is_the_exact_reversal() {
     // textured data under plain heat flow, oracle score, ε_rev = ε_fwd, p_0 = q_T: the exact
     // chain reversal brings q_T back to q0 exactly, so the unprojected reference must be q0
-    let mut c = Config::default();
-    c.grid.nx = 32;
-    c.grid.ny = 32;
-    c.data = cgkl::config::DataConfig::Textured {
-        contrast: 4.0,
-        amplitude: 0.5,
-        periods: 2,
-    };
-    c.forward.eps_fwd = 1.0;
-    c.reverse.eps_rev = 1.0;
+    let mut c = textured(32, 1.0);
     c.start = cgkl::config::StartConfig::ForwardEnd;
     let lim = cgkl::sweep::baseline_limit(&c).unwrap();
     let q0 = c.validate().unwrap().q0;

@@ -359,10 +359,7 @@ impl LyapunovStudy {
     /// continuous limit, at ε_rev = 0.05 if studied (else the first ε_rev); the violation plot
     /// has a δ² guide.
     pub fn figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir).map_err(|e| CgklError::Io {
-            path: dir.display().to_string(),
-            msg: format!("cannot create folder: {e}"),
-        })?;
+        crate::figures::make_dir(dir)?;
         let e_plot = if self.plan.eps_rev.contains(&0.05) {
             0.05
         } else {

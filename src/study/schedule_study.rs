@@ -597,10 +597,7 @@ impl ScheduleStudy {
     /// projection (`kl_vs_K_<problem>_<projected|baseline>`), with the K → ∞ value as a
     /// horizontal line where it is positive.
     pub fn figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir).map_err(|e| CgklError::Io {
-            path: dir.display().to_string(),
-            msg: format!("cannot create folder: {e}"),
-        })?;
+        crate::figures::make_dir(dir)?;
         let mut files = Vec::new();
         for (ip, p) in self.problems.iter().enumerate() {
             for projected in [true, false] {
