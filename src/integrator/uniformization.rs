@@ -18,6 +18,7 @@ use crate::generator::Generator;
 const LAMBDA_MAX: f64 = 400.0;
 
 /// Uniformization with an a-priori truncation tolerance.
+#[derive(Debug, Clone)]
 pub struct Uniformization {
     tol: f64,
     v: Vec<f64>,
@@ -84,7 +85,19 @@ impl Uniformization {
     /// `p ← exp(τG) p` for the generator as it is now (frozen; no refresh). Linear in p, so it
     /// also propagates signed vectors (e.g. Runge–Kutta stages that sum to 0).
     pub fn apply_exp(&mut self, g: &Generator, p: &mut [f64], tau: f64) -> StepStats {
-        let rate = 1.05 * g.max_exit_rate();
+        self.apply_exp_op(&|v, out| g.apply(v, out), g.max_exit_rate(), p, tau)
+    }
+
+    /// `p ← exp(τG) p` for any Markov generator given by its product `apply(v, out): out = G v`
+    /// and its largest exit rate `max_exit = max_i |G_ii|` (the series of the module doc).
+    pub fn apply_exp_op(
+        &mut self,
+        apply: &dyn Fn(&[f64], &mut [f64]),
+        max_exit: f64,
+        p: &mut [f64],
+        tau: f64,
+    ) -> StepStats {
+        let rate = 1.05 * max_exit;
         let total = rate * tau;
         if total <= 0.0 {
             return StepStats::default();
@@ -99,7 +112,7 @@ impl Uniformization {
                 *a = self.weights[0] * v;
             }
             for k in 1..self.weights.len() {
-                g.apply(&self.v, &mut self.gv);
+                apply(&self.v, &mut self.gv);
                 for (v, &d) in self.v.iter_mut().zip(&self.gv) {
                     *v += d / rate;
                 }
