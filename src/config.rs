@@ -25,19 +25,51 @@ impl Default for GridConfig {
     }
 }
 
-/// `[partition]`: rectangular tiles `bx × by`.
+/// `[partition]`: the blocks (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PartitionConfig {
-    /// Tiles along x (must divide nx).
-    pub bx: usize,
-    /// Tiles along y (must divide ny).
-    pub by: usize,
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PartitionConfig {
+    /// Rectangular tiles `bx × by`; tile label `(iy div (ny/by))·bx + ix div (nx/bx)`.
+    Tiles {
+        /// Tiles along x (must divide nx).
+        #[serde(default = "default_tiles")]
+        bx: usize,
+        /// Tiles along y (must divide ny).
+        #[serde(default = "default_tiles")]
+        by: usize,
+    },
+    /// Class regions from a label image: a single-channel integer PNG/PGM/TIFF, or an integer
+    /// dataset of an HDF5 file, using every label 0…m−1 (regions may be any shape, also not
+    /// connected). Resampled to the grid by area-weighted majority if its size differs.
+    Labels {
+        /// Path of the label image (relative paths: from the working directory).
+        file: String,
+        /// Dataset name inside an HDF5 label file (default `labels`; ignored for images).
+        #[serde(default = "default_label_dataset")]
+        dataset: String,
+    },
+}
+
+fn default_tiles() -> usize {
+    4
+}
+fn default_label_dataset() -> String {
+    "labels".into()
 }
 
 impl Default for PartitionConfig {
     fn default() -> Self {
-        Self { bx: 4, by: 4 }
+        PartitionConfig::Tiles { bx: 4, by: 4 }
+    }
+}
+
+impl PartitionConfig {
+    /// `(bx, by)` of a tile partition, `None` for a label image.
+    pub fn tiles(&self) -> Option<(usize, usize)> {
+        match self {
+            PartitionConfig::Tiles { bx, by } => Some((*bx, *by)),
+            PartitionConfig::Labels { .. } => None,
+        }
     }
 }
 
@@ -65,6 +97,25 @@ pub enum DataConfig {
     },
     /// The B-relax target of SPEC §8, normalised.
     Brelax,
+    /// A grayscale photograph (PNG, PGM or TIFF): luminance (Rec. 709 weights for colour),
+    /// area-averaged onto the grid, floored at `floor · max`, normalised.
+    Image {
+        /// Path of the image (relative paths: from the working directory).
+        file: String,
+        /// Relative floor f ∈ [0, 1): `q0_i ∝ max(L_i, f · max_k L_k)` (default 1e-3), so that
+        /// black pixels keep a positive mass; f = 0 makes a zero pixel an error.
+        #[serde(default = "default_floor")]
+        floor: f64,
+    },
+    /// `q0 ∝ exp(f(x, y))` with f given as a formula in x, y ([`crate::expr`]).
+    Formula {
+        /// ln q0 up to a constant, e.g. `"-((x-0.5)^2 + (y-0.5)^2)/0.02"`.
+        log_q: String,
+    },
+}
+
+fn default_floor() -> f64 {
+    1e-3
 }
 
 fn default_contrast() -> f64 {
@@ -125,6 +176,26 @@ pub enum ScoreConfig {
     Misspecified {
         /// Cross-block conductance of the score's forward model.
         eps_score: f64,
+    },
+    /// An external field from an HDF5 file: `t` (K, increasing forward times) and `log_q`
+    /// (K × ny × nx), ln q̂ linear in t between the given times, constant beyond them.
+    External {
+        /// Path of the HDF5 file (relative paths: from the working directory).
+        file: String,
+    },
+    /// ln q̂_t(x, y) given as a formula in x, y and the forward time t ([`crate::expr`]).
+    Formula {
+        /// ln q̂ up to a constant (only differences enter the rates).
+        log_q: String,
+    },
+    /// A potential problem `∂_s ρ = ∇·(D(∇ρ + ρ∇U))` with U(x, y, t) a formula in the run's own
+    /// time t = s (not the reverse time of a score); needs `reverse.flux.kind = "potential_sg"`.
+    /// β is not used; κ^rev (ε_rev) still scales the cross-block faces.
+    Potential {
+        /// U(x, y, t), e.g. B-relax: `"-ln(0.05 + 0.6*exp(-((x-0.3)^2+(y-0.3)^2)/(2*0.08^2)) + …)"`.
+        potential: String,
+        /// Diffusion coefficient D > 0.
+        diffusion: f64,
     },
 }
 
@@ -326,7 +397,7 @@ impl Config {
     /// Parses TOML text, then applies `key=value` overrides (dotted keys, TOML values; a bare
     /// word that is not valid TOML is taken as a string), then deserialises.
     ///
-    /// Sections of a tagged kind (`[data]`, `[forward.beta]`, `[score]`, `[reverse.flux]`,
+    /// Sections of a tagged kind (`[partition]`, `[data]`, `[forward.beta]`, `[score]`, `[reverse.flux]`,
     /// `[start]`, `[flow.integrator]`) without a `kind` take the default kind, and while their
     /// kind is the default one their missing keys take the default values (so
     /// `--set forward.beta.value=2` works on its own). Unknown sections and keys, also those a
@@ -434,7 +505,8 @@ fn default_table() -> toml::Table {
 
 /// The sections whose `kind` selects a variant with its own keys (serde-tagged enums);
 /// `schedule.kind` is a plain value.
-const TAGGED: [&str; 6] = [
+const TAGGED: [&str; 7] = [
+    "partition",
     "data",
     "forward.beta",
     "score",

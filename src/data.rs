@@ -80,15 +80,20 @@ pub fn textured_checkerboard(
     Ok(v)
 }
 
-/// B-relax target density (SPEC §8) at the cell centres:
+/// B-relax target density (SPEC §8) at a point:
 /// `q = 0.05 + 0.6 exp(−|x−(0.3,0.3)|²/(2·0.08²)) + 0.35 exp(−|x−(0.7,0.65)|²/(2·0.12²))` (not normalised).
+pub fn brelax_q(x: f64, y: f64) -> f64 {
+    let g1 = (-((x - 0.3).powi(2) + (y - 0.3).powi(2)) / (2.0 * 0.08 * 0.08)).exp();
+    let g2 = (-((x - 0.7).powi(2) + (y - 0.65).powi(2)) / (2.0 * 0.12 * 0.12)).exp();
+    0.05 + 0.6 * g1 + 0.35 * g2
+}
+
+/// [`brelax_q`] at the cell centres of §1.
 pub fn brelax_density(grid: Grid) -> Vec<f64> {
     (0..grid.n())
         .map(|i| {
             let (x, y) = grid.centre(i);
-            let g1 = (-((x - 0.3).powi(2) + (y - 0.3).powi(2)) / (2.0 * 0.08 * 0.08)).exp();
-            let g2 = (-((x - 0.7).powi(2) + (y - 0.65).powi(2)) / (2.0 * 0.12 * 0.12)).exp();
-            0.05 + 0.6 * g1 + 0.35 * g2
+            brelax_q(x, y)
         })
         .collect()
 }
@@ -99,6 +104,75 @@ pub fn brelax_target(grid: Grid) -> Vec<f64> {
     let s: f64 = v.iter().sum();
     v.iter_mut().for_each(|x| *x /= s);
     v
+}
+
+/// A photograph as data (issue 7): the luminance L of the image file (PNG, PGM or TIFF; colour
+/// as Rec. 709 luma, see [`crate::io::image`]), area-averaged onto the grid, floored and
+/// normalised: `q0_i ∝ max(L_i, f · max_k L_k)` with the relative floor `f = floor ∈ [0, 1)`.
+/// With f = 0 a zero cell is an error (its ln q0 would be −∞).
+pub fn image_data(grid: Grid, file: &str, floor: f64) -> Result<Vec<f64>> {
+    if !(0.0..1.0).contains(&floor) {
+        return Err(CgklError::config(
+            "data.floor",
+            floor,
+            "the relative floor must lie in [0, 1) (default 1e-3)",
+        ));
+    }
+    let img = crate::io::image::load_luminance(std::path::Path::new(file))?;
+    let mut v = crate::io::image::resample_area(&img, grid.nx, grid.ny);
+    let max = v.iter().cloned().fold(0.0, f64::max);
+    if max <= 0.0 {
+        return Err(CgklError::Data(format!(
+            "{file}: the image is black (all luminance 0); it needs at least one bright pixel"
+        )));
+    }
+    let lo = floor * max;
+    for (i, x) in v.iter_mut().enumerate() {
+        if *x <= 0.0 && lo == 0.0 {
+            return Err(CgklError::Data(format!(
+                "{file}: cell (ix = {}, iy = {}) is black after resampling to {}×{}; \
+                 set data.floor > 0 (default 1e-3) to give black pixels a small mass",
+                i % grid.nx,
+                i / grid.nx,
+                grid.nx,
+                grid.ny
+            )));
+        }
+        *x = x.max(lo);
+    }
+    normalise(&mut v)?;
+    Ok(v)
+}
+
+/// Data from a formula: `q0_i ∝ exp(f(x_i, y_i))` at the cell centres, f in x and y only
+/// ([`crate::expr`]); computed as `exp(f − max f)` so large values do not overflow.
+pub fn formula_data(grid: Grid, log_q: &str) -> Result<Vec<f64>> {
+    let f = crate::expr::Formula::parse("data.log_q", log_q)?;
+    if f.uses_t() {
+        return Err(CgklError::config(
+            "data.log_q",
+            format!("\"{}\"", f.text()),
+            "the data are fixed: use x and y only (t is for score.log_q and score.potential)",
+        ));
+    }
+    let mut v = vec![0.0; grid.n()];
+    f.eval_cells(grid, 0.0, &mut v)?;
+    let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    v.iter_mut().for_each(|x| *x = (*x - max).exp());
+    normalise(&mut v)?;
+    if let Some(i) = v.iter().position(|&x| x <= 0.0) {
+        return Err(CgklError::config(
+            "data.log_q",
+            format!("\"{}\"", f.text()),
+            format!(
+                "exp(f) underflows to 0 at cell (ix = {}, iy = {}): the formula spans more than \
+                 ~700 in ln q; flatten it",
+                i % grid.nx,
+                i / grid.nx
+            ),
+        ));
+    }
+    Ok(v)
 }
 
 /// Seeded noise image `p_i ∝ base_i · exp(σ z_i)`, z_i i.i.d. standard normal (stream 1 of `seed`),

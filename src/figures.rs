@@ -1171,8 +1171,7 @@ mod tests {
         let mut c = crate::config::Config::default();
         c.grid.nx = 8;
         c.grid.ny = 8;
-        c.partition.bx = 2;
-        c.partition.by = 2;
+        c.partition = crate::config::PartitionConfig::Tiles { bx: 2, by: 2 };
         c.schedule.n_steps = 5;
         let pb = c.validate().unwrap();
         let dir = tmp_dir("run");

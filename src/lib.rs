@@ -17,6 +17,7 @@ pub mod config;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
+pub mod expr;
 pub mod figures;
 pub mod flux;
 pub mod generator;

@@ -40,18 +40,22 @@ pub struct ForwardOracle {
     frozen: bool,
 }
 
+/// The exact path's 1-D eigendecompositions, transformed data and work space.
+#[derive(Debug, Clone)]
+struct Separable {
+    ux: Mat<f64>,
+    lx: Vec<f64>,
+    uy: Mat<f64>,
+    ly: Vec<f64>,
+    q0_hat: Mat<f64>,
+    work: Mat<f64>,
+    work2: Mat<f64>,
+}
+
 #[derive(Debug, Clone)]
 enum Backend {
     /// Kronecker-sum eigendecompositions (exact).
-    Separable {
-        ux: Mat<f64>,
-        lx: Vec<f64>,
-        uy: Mat<f64>,
-        ly: Vec<f64>,
-        q0_hat: Mat<f64>,
-        work: Mat<f64>,
-        work2: Mat<f64>,
-    },
+    Separable(Box<Separable>),
     /// Uniformization on the sparse generator A (β = 1).
     Numerical {
         a: CsMat<f64>,
@@ -133,7 +137,7 @@ impl ForwardOracle {
 
     /// True when q_t comes from the exact separable formula (false: uniformization).
     pub fn is_exact(&self) -> bool {
-        matches!(self.backend, Backend::Separable { .. })
+        matches!(self.backend, Backend::Separable(_))
     }
 
     fn numerical(part: &Partition, eps_fwd: f64) -> Result<Backend> {
@@ -186,7 +190,7 @@ impl ForwardOracle {
             Par::Seq,
         );
         crate::simd_state::clear_upper_state();
-        Ok(Backend::Separable {
+        Ok(Backend::Separable(Box::new(Separable {
             ux,
             lx,
             uy,
@@ -194,7 +198,7 @@ impl ForwardOracle {
             q0_hat,
             work: Mat::zeros(grid.ny, grid.nx),
             work2: Mat::zeros(grid.ny, grid.nx),
-        })
+        })))
     }
 
     /// True when `A q0 = 0`: every face with a positive conductance joins cells whose masses agree
@@ -236,15 +240,16 @@ impl ForwardOracle {
                 };
                 unif.apply_exp_op(&apply, *max_exit, out, s_int);
             }
-            Backend::Separable {
-                ux,
-                lx,
-                uy,
-                ly,
-                q0_hat,
-                work,
-                work2,
-            } => {
+            Backend::Separable(sep) => {
+                let Separable {
+                    ux,
+                    lx,
+                    uy,
+                    ly,
+                    q0_hat,
+                    work,
+                    work2,
+                } = &mut **sep;
                 for ix in 0..nx {
                     for iy in 0..ny {
                         work[(iy, ix)] = q0_hat[(iy, ix)] * (s_int * (ly[iy] + lx[ix])).exp();

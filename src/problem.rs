@@ -2,20 +2,24 @@
 //! grid, partition, data, reference, start and projection times, plus the builders of the
 //! generator, integrator, post-step operators and diagnostics of a run.
 
-use crate::config::{Config, DataConfig, FlowMode, NoiseBase, ScoreConfig, StartConfig};
+use crate::config::{
+    Config, DataConfig, FlowMode, NoiseBase, PartitionConfig, ScoreConfig, StartConfig,
+};
 use crate::data;
 use crate::diagnostics::{lyapunov_violation, Diagnostics};
 use crate::error::{CgklError, Result};
+use crate::expr::Formula;
 use crate::flux::Flux;
 use crate::generator::Generator;
 use crate::grid::Grid;
 use crate::integrator::{Integrator, IntegratorKind, StepStats};
+use crate::io::score_field::ScoreField;
 use crate::kl::{Reference, ToleranceBox};
 use crate::oracle::ForwardOracle;
 use crate::partition::Partition;
 use crate::post_step::{PostStep, VdeltaProjection};
 use crate::schedule::{projection_times, ScheduleSpec};
-use crate::score::ReverseDrive;
+use crate::score::{Drive, FieldDrive, FormulaDrive, PotentialDrive, ReverseDrive};
 use crate::splitting::{run_splitting, SplitOutput, SplitPlan};
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,6 +43,8 @@ pub struct Problem {
     pub times: Vec<f64>,
     /// A schedule fallback warning, if any.
     pub warning: Option<String>,
+    /// The external score field (`score.kind = "external"`), loaded and validated once.
+    pub score_field: Option<Arc<ScoreField>>,
 }
 
 /// One finished run, in memory, in the form the HDF5 sink stores.
@@ -96,12 +102,11 @@ impl Config {
                 format!("at most {MAX_CELLS} cells (2048×2048) in all; use a smaller grid"),
             ));
         }
-        for (key, v) in [
-            ("partition.bx", self.partition.bx),
-            ("partition.by", self.partition.by),
-        ] {
-            if v == 0 {
-                return Err(CgklError::config(key, v, "must be ≥ 1 (1 = a single tile)"));
+        if let Some((bx, by)) = self.partition.tiles() {
+            for (key, v) in [("partition.bx", bx), ("partition.by", by)] {
+                if v == 0 {
+                    return Err(CgklError::config(key, v, "must be ≥ 1 (1 = a single tile)"));
+                }
             }
         }
         let n_steps = self.schedule.n_steps;
@@ -137,7 +142,7 @@ impl Config {
             ));
         }
         let grid = Grid::new(self.grid.nx, self.grid.ny)?;
-        let part = Partition::tiles(grid, self.partition.bx, self.partition.by)?;
+        let part = build_partition(&self.partition, grid)?;
         unit_interval("forward.eps_fwd", self.forward.eps_fwd)?;
         unit_interval("reverse.eps_rev", self.reverse.eps_rev)?;
         let t = self.forward.horizon;
@@ -158,13 +163,15 @@ impl Config {
                 ));
             }
         }
-        if self.reverse.flux == Flux::PotentialSg {
+        let potential = matches!(self.score, ScoreConfig::Potential { .. });
+        if potential && self.reverse.flux != Flux::PotentialSg {
             return Err(CgklError::config(
                 "reverse.flux.kind",
-                "potential_sg",
-                "potential_sg is for potential problems (B-relax); use sg, upwind or chain_reversal",
+                self.reverse.flux.name(),
+                "score.kind = \"potential\" discretises ∇·(D(∇ρ + ρ∇U)) and needs reverse.flux.kind = \"potential_sg\"",
             ));
         }
+        let mut score_field = None;
         match &self.score {
             ScoreConfig::Oracle => {}
             ScoreConfig::Perturbed {
@@ -201,6 +208,38 @@ impl Config {
             }
             ScoreConfig::Misspecified { eps_score } => {
                 unit_interval("score.eps_score", *eps_score)?
+            }
+            ScoreConfig::External { file } => {
+                score_field = Some(Arc::new(ScoreField::load(
+                    std::path::Path::new(file),
+                    grid.nx,
+                    grid.ny,
+                )?));
+            }
+            ScoreConfig::Formula { log_q } => {
+                let f = Formula::parse("score.log_q", log_q)?;
+                // fail now, not mid-run, where the formula is undefined at the ends
+                let mut buf = vec![0.0; grid.n()];
+                for tt in [0.0, t] {
+                    f.eval_cells(grid, tt, &mut buf)?;
+                }
+            }
+            ScoreConfig::Potential {
+                potential,
+                diffusion,
+            } => {
+                let f = Formula::parse("score.potential", potential)?;
+                let mut buf = vec![0.0; grid.n()];
+                for tt in [0.0, t] {
+                    f.eval_cells(grid, tt, &mut buf)?;
+                }
+                if !(diffusion.is_finite() && *diffusion > 0.0) {
+                    return Err(CgklError::config(
+                        "score.diffusion",
+                        diffusion,
+                        "D must be finite and > 0",
+                    ));
+                }
             }
         }
         let delta = self.projection.delta;
@@ -266,15 +305,32 @@ impl Config {
                 ));
             }
         }
-        let (bx, by) = (self.partition.bx, self.partition.by);
+        let tiles = || {
+            self.partition.tiles().ok_or_else(|| {
+                CgklError::config(
+                    "data.kind",
+                    "checkerboard/textured",
+                    "the checkerboard is drawn on tiles and needs partition.kind = \"tiles\"; \
+                     with a label image use data.kind = \"image\" or \"formula\"",
+                )
+            })
+        };
         let q0 = match &self.data {
-            DataConfig::Checkerboard { contrast } => data::checkerboard(grid, bx, by, *contrast)?,
+            DataConfig::Checkerboard { contrast } => {
+                let (bx, by) = tiles()?;
+                data::checkerboard(grid, bx, by, *contrast)?
+            }
             DataConfig::Textured {
                 contrast,
                 amplitude,
                 periods,
-            } => data::textured_checkerboard(grid, bx, by, *contrast, *amplitude, *periods)?,
+            } => {
+                let (bx, by) = tiles()?;
+                data::textured_checkerboard(grid, bx, by, *contrast, *amplitude, *periods)?
+            }
             DataConfig::Brelax => data::brelax_target(grid),
+            DataConfig::Image { file, floor } => data::image_data(grid, file, *floor)?,
+            DataConfig::Formula { log_q } => data::formula_data(grid, log_q)?,
         };
         let reference = Reference::new(&part, q0.clone())?;
         let mut oracle = self.forward_oracle_for(&part, &q0, self.forward.eps_fwd)?;
@@ -317,11 +373,39 @@ impl Config {
             p0,
             times,
             warning,
+            score_field,
         })
     }
 
+    /// The forward oracle of the data with conductance ε across blocks.
     fn forward_oracle_for(&self, part: &Partition, q0: &[f64], eps: f64) -> Result<ForwardOracle> {
         ForwardOracle::new(part, q0, eps, self.forward.beta, self.forward.horizon)
+    }
+}
+
+/// The blocks of the configuration: tiles, or a label image loaded and, if its size differs
+/// from the grid's, resampled by area-weighted majority.
+fn build_partition(cfg: &PartitionConfig, grid: Grid) -> Result<Partition> {
+    match cfg {
+        PartitionConfig::Tiles { bx, by } => Partition::tiles(grid, *bx, *by),
+        PartitionConfig::Labels { file, dataset } => {
+            let lab = crate::io::image::load_labels(std::path::Path::new(file), dataset)?;
+            let same = (lab.width, lab.height) == (grid.nx, grid.ny);
+            let labels = if same {
+                lab.labels
+            } else {
+                crate::io::image::resample_labels(&lab, grid.nx, grid.ny)
+            };
+            Partition::from_labels(grid, labels).map_err(|e| match e {
+                CgklError::Data(msg) if !same => CgklError::Data(format!(
+                    "{file}: {msg} (after resampling the {}×{} label image to the {}×{} grid: \
+                     use a finer grid or merge the small region)",
+                    lab.width, lab.height, grid.nx, grid.ny
+                )),
+                CgklError::Data(msg) => CgklError::Data(format!("{file}: {msg}")),
+                other => other,
+            })
+        }
     }
 }
 
@@ -332,29 +416,64 @@ impl Problem {
             .forward_oracle_for(&self.partition, &self.q0, self.config.forward.eps_fwd)
     }
 
-    /// A fresh reverse generator G(s): score oracle with ε_score (ε_fwd unless misspecified),
-    /// optional perturbation, ε_rev conductances, the configured flux.
+    /// A fresh reverse generator G(s) with ε_rev conductances and the configured flux, driven by
+    /// the score model: the oracle with ε_score (ε_fwd unless misspecified) and an optional
+    /// perturbation, an external field, a ln q̂ formula, or a potential formula (scale D).
     pub fn generator(&self) -> Result<Generator> {
         let cfg = &self.config;
-        let (eps_score, pert) = match &cfg.score {
-            ScoreConfig::Oracle => (cfg.forward.eps_fwd, None),
+        let (beta, horizon) = (cfg.forward.beta, cfg.forward.horizon);
+        let oracle_drive =
+            |eps_score: f64, pert: Option<(f64, Vec<f64>)>| -> Result<Box<dyn Drive>> {
+                let oracle = cfg.forward_oracle_for(&self.partition, &self.q0, eps_score)?;
+                Ok(Box::new(ReverseDrive::new(oracle, beta, pert)))
+            };
+        let drive: Box<dyn Drive> = match &cfg.score {
+            ScoreConfig::Oracle => oracle_drive(cfg.forward.eps_fwd, None)?,
             ScoreConfig::Perturbed {
                 sigma,
                 corr_len,
                 seed,
-            } => (
+            } => oracle_drive(
                 cfg.forward.eps_fwd,
                 Some((*sigma, data::smooth_field(self.grid, *corr_len, *seed)?)),
-            ),
-            ScoreConfig::Misspecified { eps_score } => (*eps_score, None),
+            )?,
+            ScoreConfig::Misspecified { eps_score } => oracle_drive(*eps_score, None)?,
+            ScoreConfig::External { file } => {
+                let field = match &self.score_field {
+                    Some(f) => f.clone(),
+                    None => Arc::new(ScoreField::load(
+                        std::path::Path::new(file),
+                        self.grid.nx,
+                        self.grid.ny,
+                    )?),
+                };
+                Box::new(FieldDrive::new(field, beta, horizon))
+            }
+            ScoreConfig::Formula { log_q } => Box::new(FormulaDrive::new(
+                Formula::parse("score.log_q", log_q)?,
+                self.grid,
+                beta,
+                horizon,
+            )),
+            ScoreConfig::Potential {
+                potential,
+                diffusion,
+            } => {
+                let f = Formula::parse("score.potential", potential)?;
+                let moving = f.uses_t();
+                Box::new(PotentialDrive::new(
+                    self.grid,
+                    Box::new(move |x, y, t| f.eval(x, y, t)),
+                    *diffusion,
+                    moving,
+                ))
+            }
         };
-        let oracle = cfg.forward_oracle_for(&self.partition, &self.q0, eps_score)?;
-        let drive = ReverseDrive::new(oracle, cfg.forward.beta, pert);
         Ok(Generator::new(
             &self.partition,
             cfg.reverse.eps_rev,
             cfg.reverse.flux,
-            Box::new(drive),
+            drive,
         ))
     }
 
@@ -375,7 +494,11 @@ impl Problem {
             self.reference.clone(),
             bounds,
             self.q0.clone(),
-            Some(self.forward_oracle()?),
+            // a potential problem has no score marginals to track
+            match self.config.score {
+                ScoreConfig::Potential { .. } => None,
+                _ => Some(self.forward_oracle()?),
+            },
             self.config.forward.horizon,
         ))
     }

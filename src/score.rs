@@ -156,3 +156,76 @@ impl Drive for HeatDrive {
         matches!(self.beta, BetaSchedule::Constant { .. })
     }
 }
+
+/// Reverse-diffusion drive from a formula: `φ = f(x, y, t)` (= ln q̂_t) at the cell centres,
+/// `t = T − s`, scale `β(t)`. Static when f does not use t and β is constant.
+pub struct FormulaDrive {
+    formula: crate::expr::Formula,
+    grid: Grid,
+    beta: BetaSchedule,
+    horizon: f64,
+}
+
+impl FormulaDrive {
+    /// A drive from the parsed ln q̂ formula, β and T.
+    pub fn new(
+        formula: crate::expr::Formula,
+        grid: Grid,
+        beta: BetaSchedule,
+        horizon: f64,
+    ) -> Self {
+        Self {
+            formula,
+            grid,
+            beta,
+            horizon,
+        }
+    }
+}
+
+impl Drive for FormulaDrive {
+    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64> {
+        let t = (self.horizon - s).max(0.0);
+        self.formula.eval_cells(self.grid, t, phi)?;
+        Ok(self.beta.beta(t, self.horizon))
+    }
+
+    fn is_static(&self) -> bool {
+        !self.formula.uses_t() && matches!(self.beta, BetaSchedule::Constant { .. })
+    }
+}
+
+/// Reverse-diffusion drive from an external score field (SPEC §5): `φ = ln q̂(t)`, linear in t
+/// between the file's times and constant beyond them, `t = T − s`, scale `β(t)`.
+pub struct FieldDrive {
+    field: std::sync::Arc<crate::io::score_field::ScoreField>,
+    beta: BetaSchedule,
+    horizon: f64,
+}
+
+impl FieldDrive {
+    /// A drive from a loaded (validated) field, β and T.
+    pub fn new(
+        field: std::sync::Arc<crate::io::score_field::ScoreField>,
+        beta: BetaSchedule,
+        horizon: f64,
+    ) -> Self {
+        Self {
+            field,
+            beta,
+            horizon,
+        }
+    }
+}
+
+impl Drive for FieldDrive {
+    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64> {
+        let t = (self.horizon - s).max(0.0);
+        self.field.log_q_at(t, phi);
+        Ok(self.beta.beta(t, self.horizon))
+    }
+
+    fn is_static(&self) -> bool {
+        self.field.is_static() && matches!(self.beta, BetaSchedule::Constant { .. })
+    }
+}

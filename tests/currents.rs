@@ -9,8 +9,7 @@ fn kernel_currents_satisfy_the_discrete_continuity_equation() {
     let mut c = Config::default();
     c.grid.nx = 12;
     c.grid.ny = 8;
-    c.partition.bx = 3;
-    c.partition.by = 2;
+    c.partition = cgkl::config::PartitionConfig::Tiles { bx: 3, by: 2 };
     c.forward.eps_fwd = 0.3;
     c.reverse.eps_rev = 0.2;
     c.data = DataConfig::Textured {

@@ -53,8 +53,7 @@ fn implicit_euler_map_is_a_markov_kernel() {
         let mut c = Config::default();
         c.grid.nx = 8;
         c.grid.ny = 6;
-        c.partition.bx = 2;
-        c.partition.by = 2;
+        c.partition = cgkl::config::PartitionConfig::Tiles { bx: 2, by: 2 };
         c.forward.eps_fwd = 0.3;
         c.reverse.eps_rev = 0.3;
         c.reverse.flux = flux;

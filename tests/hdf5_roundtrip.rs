@@ -88,8 +88,7 @@ fn run_file_round_trips() {
     let mut c = Config::default();
     c.grid.nx = 16;
     c.grid.ny = 12;
-    c.partition.bx = 4;
-    c.partition.by = 3;
+    c.partition = cgkl::config::PartitionConfig::Tiles { bx: 4, by: 3 };
     c.schedule.n_steps = 7;
     let pb = c.validate().unwrap();
     let r = pb.run(true).unwrap();

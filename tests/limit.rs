@@ -126,8 +126,7 @@ fn limit_with_a_moving_score_converges_and_splittings_approach_it() {
     // the linear part at each step's midpoint and carries (G(s) − L) p in the RK4 part; it must
     // still converge at high order
     let mut c = textured(16, 0.3);
-    c.partition.bx = 2;
-    c.partition.by = 2;
+    c.partition = cgkl::config::PartitionConfig::Tiles { bx: 2, by: 2 };
     c.projection.delta = 0.05;
     let pb = c.validate().unwrap();
     assert!(!pb.generator().unwrap().is_static());
