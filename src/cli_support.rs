@@ -150,8 +150,19 @@ impl ExampleArgs {
     /// creates the output folder and returns the config text and the overrides (`--quick`
     /// first, then every `--set`).
     pub fn prepare(&self) -> anyhow::Result<(String, Vec<String>)> {
+        self.prepare_with_default("")
+    }
+
+    /// [`ExampleArgs::prepare`] with `default_text` as the config when no `--config` is given.
+    pub fn prepare_with_default(
+        &self,
+        default_text: &str,
+    ) -> anyhow::Result<(String, Vec<String>)> {
         install_threads(self.threads)?;
-        let text = read_config_text(self.config.as_deref())?;
+        let text = match &self.config {
+            Some(p) => read_config_text(Some(p))?,
+            None => default_text.to_string(),
+        };
         let mut ov: Vec<String> = Vec::new();
         if self.quick {
             ov.extend(["grid.nx=32", "grid.ny=32"].map(String::from));
