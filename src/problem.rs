@@ -394,14 +394,29 @@ fn build_partition(cfg: &PartitionConfig, grid: Grid) -> Result<Partition> {
             let labels = if same {
                 lab.labels
             } else {
-                crate::io::image::resample_labels(&lab, grid.nx, grid.ny)
+                let resampled = crate::io::image::resample_labels(&lab, grid.nx, grid.ny);
+                // a region smaller than a cell can vanish, also the highest labels
+                let m = lab.labels.iter().max().map_or(0, |&l| l as usize + 1);
+                let mut seen = vec![false; m];
+                resampled.iter().for_each(|&l| seen[l as usize] = true);
+                let lost: Vec<String> = (0..m)
+                    .filter(|&j| !seen[j] && lab.labels.contains(&(j as u32)))
+                    .map(|j| j.to_string())
+                    .collect();
+                if !lost.is_empty() {
+                    return Err(CgklError::Data(format!(
+                        "{file}: label(s) {} vanish when the {}×{} label image is resampled to the \
+                         {}×{} grid (no cell is mostly theirs); use a finer grid or merge the small regions",
+                        lost.join(", "),
+                        lab.width,
+                        lab.height,
+                        grid.nx,
+                        grid.ny
+                    )));
+                }
+                resampled
             };
             Partition::from_labels(grid, labels).map_err(|e| match e {
-                CgklError::Data(msg) if !same => CgklError::Data(format!(
-                    "{file}: {msg} (after resampling the {}×{} label image to the {}×{} grid: \
-                     use a finer grid or merge the small region)",
-                    lab.width, lab.height, grid.nx, grid.ny
-                )),
                 CgklError::Data(msg) => CgklError::Data(format!("{file}: {msg}")),
                 other => other,
             })

@@ -171,11 +171,69 @@ fn fixture(name: &str) -> PathBuf {
     w("out/exists.h5", &good);
     // a valid HDF5 file that is not a cgkl file, and one that claims to be a run but is empty
     drop(hdf5::File::create(d.join("plain.h5")).unwrap());
+    real_data_fixtures(&d);
     {
         let f = hdf5::File::create(d.join("hollow.h5")).unwrap();
         cgkl::io::h5util::attr_str(&f, "kind", "run").unwrap();
     }
     d
+}
+
+/// Image, label and score-field inputs (issue 7), good and broken, for an 8×8 grid.
+fn real_data_fixtures(d: &Path) {
+    let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/camera.png")).unwrap();
+    std::fs::write(d.join("photo_trunc.png"), &photo[..photo.len() / 3]).unwrap();
+    let png = |name: &str, data: &[u8], color: image::ColorType| {
+        image::save_buffer(d.join(name), data, 8, 8, color).unwrap()
+    };
+    let quadrants: Vec<u8> = (0..64u8).map(|i| (i % 8) / 4 + 2 * ((i / 8) / 4)).collect();
+    png("labels_ok.png", &quadrants, image::ColorType::L8);
+    let gap: Vec<u8> = quadrants.iter().map(|&l| 2 * (l % 2)).collect();
+    png("labels_gap.png", &gap, image::ColorType::L8);
+    png("labels_rgb.png", &[7u8; 3 * 64], image::ColorType::Rgb8);
+    let field = |t: Vec<f64>, q: Vec<f64>, nx, ny| {
+        cgkl::io::score_field::ScoreField::from_arrays(t, q, nx, ny, "fixture").unwrap()
+    };
+    field(vec![0.0, 1.0], vec![0.0; 2 * 12], 4, 3)
+        .write(&d.join("field_wrong_grid.h5"))
+        .unwrap();
+    let f = hdf5::File::create(d.join("field_nan.h5")).unwrap();
+    f.new_dataset_builder()
+        .with_data(&[0.0f64, 1.0])
+        .create("t")
+        .unwrap();
+    let mut q = ndarray::Array3::<f64>::zeros((2, 8, 8));
+    q[(1, 3, 5)] = f64::NAN;
+    f.new_dataset_builder()
+        .with_data(&q)
+        .create("log_q")
+        .unwrap();
+}
+
+/// `run` on an 8×8 grid with the blocks of a label image and formula data, plus `extra`.
+fn labels_case(name: &'static str, labels: &str, extra: &[&str], needles: &[&'static str]) -> Case {
+    let file = format!("partition.file={labels}");
+    let mut args = vec![
+        "run",
+        "--set",
+        "grid.nx=8",
+        "--set",
+        "grid.ny=8",
+        "--set",
+        "partition.kind=labels",
+        "--set",
+        &file,
+        "--set",
+        "data.kind=formula",
+        "--set",
+        "data.log_q=x - y",
+        "--set",
+        "schedule.n_steps=2",
+        "--out",
+        "out/r.h5",
+    ];
+    args.extend(extra);
+    case(name, &args, needles)
 }
 
 /// Every file under `d`, as paths relative to it, sorted.
@@ -660,6 +718,204 @@ fn run_rejects_bad_keys_files_and_flags() {
             &["--threads", "many"],
         ),
         run_case("unknown_flag", &["--bogus"], &["--bogus"]),
+    ]);
+}
+
+#[test]
+fn run_rejects_bad_images_labels_score_fields_and_formulas() {
+    check_all(&[
+        run_case(
+            "image_missing",
+            &["--set", "data.kind=image", "--set", "data.file=nope.png"],
+            &["nope.png"],
+        ),
+        run_case(
+            "image_truncated",
+            &[
+                "--set",
+                "data.kind=image",
+                "--set",
+                "data.file=photo_trunc.png",
+            ],
+            &["photo_trunc.png"],
+        ),
+        run_case(
+            "image_not_an_image",
+            &["--set", "data.kind=image", "--set", "data.file=text.h5"],
+            &["text.h5"],
+        ),
+        run_case(
+            "image_floor",
+            &[
+                "--set",
+                "data.kind=image",
+                "--set",
+                "data.file=labels_ok.png",
+                "--set",
+                "data.floor=1.5",
+            ],
+            &["data.floor", "[0, 1)"],
+        ),
+        run_case(
+            "image_without_file",
+            &["--set", "data.kind=image"],
+            &["missing key `data.file`"],
+        ),
+        labels_case("labels_missing", "nope.png", &[], &["nope.png"]),
+        labels_case("labels_rgb", "labels_rgb.png", &[], &["labels_rgb.png"]),
+        labels_case(
+            "labels_gap",
+            "labels_gap.png",
+            &[],
+            &["labels_gap.png", "label 1 never occurs"],
+        ),
+        labels_case("labels_truncated_h5", "trunc.h5", &[], &["trunc.h5"]),
+        labels_case(
+            "labels_h5_no_dataset",
+            "plain.h5",
+            &[],
+            &["plain.h5", "labels"],
+        ),
+        case(
+            "labels_with_checkerboard",
+            &[
+                "run",
+                "--set",
+                "partition.kind=labels",
+                "--set",
+                "partition.file=labels_ok.png",
+                "--set",
+                "grid.nx=8",
+                "--set",
+                "grid.ny=8",
+                "--out",
+                "out/r.h5",
+            ],
+            &["data.kind", "tiles"],
+        ),
+        labels_case(
+            "labels_with_tile_key",
+            "labels_ok.png",
+            &["--set", "partition.bx=2"],
+            &["unknown key `partition.bx`"],
+        ),
+        labels_case(
+            "labels_too_coarse",
+            "labels_ok.png",
+            &["--set", "grid.nx=1", "--set", "grid.ny=1"],
+            &["labels_ok.png", "label(s) 1, 2, 3 vanish", "finer grid"],
+        ),
+        run_case(
+            "field_missing",
+            &[
+                "--set",
+                "score.kind=external",
+                "--set",
+                "score.file=nope.h5",
+            ],
+            &["nope.h5"],
+        ),
+        run_case(
+            "field_text",
+            &[
+                "--set",
+                "score.kind=external",
+                "--set",
+                "score.file=text.h5",
+            ],
+            &["text.h5"],
+        ),
+        run_case(
+            "field_empty",
+            &[
+                "--set",
+                "score.kind=external",
+                "--set",
+                "score.file=empty.h5",
+            ],
+            &["empty.h5"],
+        ),
+        run_case(
+            "field_wrong_grid",
+            &[
+                "--set",
+                "score.kind=external",
+                "--set",
+                "score.file=field_wrong_grid.h5",
+            ],
+            &["field_wrong_grid.h5", "grid"],
+        ),
+        run_case(
+            "field_nan",
+            &[
+                "--set",
+                "score.kind=external",
+                "--set",
+                "score.file=field_nan.h5",
+            ],
+            &["field_nan.h5", "NaN"],
+        ),
+        run_case(
+            "field_no_datasets",
+            &[
+                "--set",
+                "score.kind=external",
+                "--set",
+                "score.file=plain.h5",
+            ],
+            &["plain.h5"],
+        ),
+        run_case(
+            "formula_syntax",
+            &["--set", "score.kind=formula", "--set", "score.log_q=x +* y"],
+            &["score.log_q", "cannot parse"],
+        ),
+        run_case(
+            "formula_unknown_name",
+            &["--set", "score.kind=formula", "--set", "score.log_q=x + z"],
+            &["score.log_q", "unknown name `z`"],
+        ),
+        run_case(
+            "formula_nan_at_a_cell",
+            &[
+                "--set",
+                "score.kind=formula",
+                "--set",
+                "score.log_q=ln(x - 0.5)",
+            ],
+            &["score.log_q", "cell (ix = 0, iy = 0)"],
+        ),
+        run_case(
+            "formula_data_with_t",
+            &["--set", "data.kind=formula", "--set", "data.log_q=x*t"],
+            &["data.log_q", "x and y only"],
+        ),
+        run_case(
+            "potential_needs_potential_sg",
+            &[
+                "--set",
+                "score.kind=potential",
+                "--set",
+                "score.potential=x^2",
+                "--set",
+                "score.diffusion=1",
+            ],
+            &["reverse.flux.kind", "potential_sg"],
+        ),
+        run_case(
+            "potential_diffusion",
+            &[
+                "--set",
+                "score.kind=potential",
+                "--set",
+                "score.potential=x^2",
+                "--set",
+                "score.diffusion=0",
+                "--set",
+                "reverse.flux.kind=potential_sg",
+            ],
+            &["score.diffusion"],
+        ),
     ]);
 }
 

@@ -1,5 +1,5 @@
 //! Each example runs end to end on a small problem: `dt_sweep --quick` (the main job), and the
-//! paper_toy, delta_sweep, leakage_sweep and lyapunov examples, and `report --quick` (Δt sweep,
+//! paper_toy, delta_sweep, leakage_sweep, lyapunov and real_image examples, and `report --quick` (Δt sweep,
 //! Lyapunov and schedule studies into one Markdown report); their HDF5 files and plots appear.
 //! Cargo builds the examples before running integration tests; they live next to `deps/`.
 
@@ -171,4 +171,32 @@ fn report_quick_writes_every_section_with_its_figures() {
     }
     // the quick report never touches docs/
     assert!(!dir.join("results.md.tmp").exists());
+}
+
+/// `real_image --quick`: the shipped photo and label image on a 32×32 grid; the projected run
+/// keeps every region's mass within δ after step 1, the baseline does not.
+#[test]
+fn real_image_quick_runs_on_the_shipped_photo() {
+    let out = tmp("real_image");
+    let t = run("real_image", &["--quick"], &out);
+    assert!(t.contains("6 regions from the label image"), "{t}");
+    let row = |name: &str| -> Vec<f64> {
+        let line = t
+            .lines()
+            .find(|l| l.starts_with(name) && !l.contains("E_block_final"))
+            .unwrap_or_else(|| panic!("no row {name} in\n{t}"));
+        line.split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect()
+    };
+    // columns: E_block(0), E_block(T), max E_inf (n ≥ 1), MSE(T), PSNR, V_δ(T), V(T), …
+    let (p, b) = (row("kernel_projected"), row("kernel_baseline"));
+    assert!(p[2] <= 0.01 + 1e-12, "projected max E_inf {}", p[2]);
+    assert!(b[2] > 0.05, "baseline max E_inf {}", b[2]);
+    assert!(p[3] < b[3], "MSE projected {} vs baseline {}", p[3], b[3]);
+    let dir = out.join("real_image");
+    assert_files(&dir, &["images", "block_masses", "e_block_kernel"]);
+    assert!(std::fs::metadata(dir.join("regions.png")).unwrap().len() > 1000);
+    let _ = std::fs::remove_dir_all(&out);
 }
