@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod beta;
+pub mod brelax;
 pub mod cli_support;
 pub mod config;
 pub mod data;

@@ -100,6 +100,30 @@ enum Cmd {
     },
     /// Print the complete default config as commented TOML.
     Config,
+    /// Solve the B-relax peer benchmark (SPEC §8) on an L×L grid and write ρ(T) to HDF5.
+    Brelax {
+        /// Grid side L.
+        #[arg(long = "n", value_name = "L")]
+        l: usize,
+        /// Relative L1 accuracy against the time-exact solution; sets the number of TR-BDF2 steps.
+        #[arg(long, default_value_t = cgkl::brelax::DEFAULT_RTOL)]
+        rtol: f64,
+        /// Time stepping: trbdf2 (default; steps from --rtol or --steps) or exact (uniformization).
+        #[arg(long, default_value = "trbdf2")]
+        method: String,
+        /// Fixed number of TR-BDF2 steps (overrides --rtol).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Also compute the time-exact solution (uniformization, slow at large L) and print the error.
+        #[arg(long)]
+        check: bool,
+        /// Output HDF5 file (dataset rho).
+        #[arg(long, default_value = "out/brelax.h5")]
+        out: PathBuf,
+        /// Overwrite an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() {
@@ -447,6 +471,68 @@ fn run() -> anyhow::Result<()> {
             print_out(&cgkl::io::inspect::inspect(&file)?)?
         }
         Cmd::Config => print_out(DEFAULT_CONFIG_TOML)?,
+        Cmd::Brelax {
+            l,
+            rtol,
+            method,
+            steps,
+            check,
+            out,
+            force,
+        } => {
+            use cgkl::brelax::{self, Method};
+            let method = match (method.as_str(), steps) {
+                ("trbdf2", Some(0)) => {
+                    return Err(CgklError::config("--steps", 0, "must be ≥ 1").into())
+                }
+                ("trbdf2", Some(steps)) => Method::Trbdf2 { steps },
+                ("trbdf2", None) => Method::for_rtol(rtol)?,
+                ("exact", None) => Method::Uniformization { tol: 1e-14 },
+                ("exact", Some(_)) => {
+                    return Err(CgklError::config(
+                        "--steps",
+                        steps.unwrap_or(0),
+                        "is for --method trbdf2; exact uses uniformization",
+                    )
+                    .into())
+                }
+                (other, _) => {
+                    return Err(CgklError::config(
+                        "--method",
+                        other,
+                        format!(
+                            "use trbdf2 or exact{}",
+                            did_you_mean(other, &["trbdf2", "exact"])
+                        ),
+                    )
+                    .into())
+                }
+            };
+            if !(2..=4096).contains(&l) {
+                return Err(CgklError::config("--n", l, "L must lie in 2..=4096").into());
+            }
+            check_out(&out, force)?;
+            let sol = brelax::solve(l, method)?;
+            brelax::write_h5(&out, &sol, force)?;
+            let mut text = format!(
+                "B-relax L = {l}: {}\nwall {:.3} s (assembly + time stepping), mass error {:.2e}, min ρ {:.6}\n",
+                method.describe(),
+                sol.wall_s,
+                sol.mass_err,
+                sol.min_rho
+            );
+            if check {
+                let t0 = std::time::Instant::now();
+                let r = brelax::reference(l)?;
+                text.push_str(&format!(
+                    "relative L1 error against the time-exact solution: {:.3e} (reference {:.1} s)\n",
+                    brelax::rel_l1(&sol.rho, &r),
+                    t0.elapsed().as_secs_f64()
+                ));
+            }
+            text.push_str(&format!("wrote {}\n", out.display()));
+            print_out(&text)?;
+        }
     }
     Ok(())
 }
