@@ -171,6 +171,16 @@ impl Generator {
         &self.diag_pos
     }
 
+    /// The face flux.
+    pub fn flux(&self) -> Flux {
+        self.flux
+    }
+
+    /// The cell field φ of the last refresh (the rates depend on its differences).
+    pub fn phi(&self) -> &[f64] {
+        &self.phi
+    }
+
     /// True when the drive is time independent.
     pub fn is_static(&self) -> bool {
         self.drive.is_static()

@@ -39,6 +39,18 @@ impl Flux {
         }
     }
 
+    /// The exponent κ for which the rates are in detailed balance with `π ∝ e^{κφ}`
+    /// (`π_i rate(i→k) = π_k rate(k→i)`, from `B(−z) = e^z B(z)`): chain reversal 2, SG
+    /// `(1+η)/η`, potential SG 1; `None` for upwind (one-directional rates: not reversible).
+    pub fn reversibility_exponent(&self) -> Option<f64> {
+        match *self {
+            Flux::ChainReversal => Some(2.0),
+            Flux::Sg { eta } => Some((1.0 + eta) / eta),
+            Flux::PotentialSg => Some(1.0),
+            Flux::Upwind => None,
+        }
+    }
+
     /// Short name used in logs and file attributes.
     pub fn name(&self) -> &'static str {
         match self {
