@@ -7,7 +7,7 @@ use crate::flux::Flux;
 use crate::grid::Grid;
 use crate::partition::Partition;
 use crate::score::Drive;
-use sprs::{CsMat, TriMat};
+use sprs::CsMat;
 
 #[derive(Debug, Clone, Copy)]
 struct FaceSlot {
@@ -41,15 +41,31 @@ impl Generator {
         let n = grid.n();
         let h2 = grid.h() * grid.h();
         let pairs = grid.faces();
-        let mut tri = TriMat::with_capacity((n, n), n + 2 * pairs.len());
+        // the 5-point pattern in CSC directly: column i holds rows i−nx, i−1, i, i+1, i+nx
+        // (those inside the grid), already sorted
+        let (nx, ny) = (grid.nx, grid.ny);
+        let mut indptr = Vec::with_capacity(n + 1);
+        let mut indices = Vec::with_capacity(n + 2 * pairs.len());
+        indptr.push(0);
         for i in 0..n {
-            tri.add_triplet(i, i, 0.0);
+            let (ix, iy) = (i % nx, i / nx);
+            if iy > 0 {
+                indices.push(i - nx);
+            }
+            if ix > 0 {
+                indices.push(i - 1);
+            }
+            indices.push(i);
+            if ix + 1 < nx {
+                indices.push(i + 1);
+            }
+            if iy + 1 < ny {
+                indices.push(i + nx);
+            }
+            indptr.push(indices.len());
         }
-        for &(i, k) in &pairs {
-            tri.add_triplet(k, i, 0.0);
-            tri.add_triplet(i, k, 0.0);
-        }
-        let mat: CsMat<f64> = tri.to_csc();
+        let data = vec![0.0; indices.len()];
+        let mat: CsMat<f64> = CsMat::new_csc((n, n), indptr, indices, data);
         let pos = |row: usize, col: usize| -> usize {
             let (start, end) = (
                 mat.indptr().raw_storage()[col],

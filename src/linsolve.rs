@@ -6,10 +6,12 @@
 //! `π ∝ e^{κφ}` ([`crate::flux::Flux::reversibility_exponent`]), so `G = D S D⁻¹` with
 //! `D = diag(√π)` and S symmetric, `S_ki = √(G_ki G_ik)`, and `I − aS` is symmetric positive
 //! definite. Then `x = D (I − aS)⁻¹ D⁻¹ b` by a sparse Cholesky `LLᵀ` (AMD ordering): about a third
-//! of the LU's factorisation time on the grid. Where the round-off of the similarity transform
-//! shows in the mass (`|Σx − Σb| > 1e-15·Σ|b|`, large a·max rate), one step of iterative
-//! refinement against the original G (`r = b − (I − aG)x`, `x += D (I − aS)⁻¹ D⁻¹ r`) removes it,
-//! so mass is conserved as by the LU. Used when `κ·(max φ − min φ)/2 ≤ 600`
+//! of the LU's factorisation time on the grid. The similarity transform leaves a round-off
+//! error ≈ ε·a·max rate, visible in the mass (`|Σx − Σb|`): above 1e-15·Σ|b| a solve of a
+//! non-negative right side is rescaled to Σb (a change of the same relative size as the
+//! round-off), and a larger defect or a signed right side gets one step of iterative refinement
+//! against the original G (`r = b − (I − aG)x`, `x += D (I − aS)⁻¹ D⁻¹ r`); either way mass is
+//! conserved as by the LU. Used when `κ·(max φ − min φ)/2 ≤ 600`
 //! (D representable); otherwise, for upwind, or if the Cholesky fails, the LU below.
 //!
 //! **LU path**: supernodal LU with COLAMD ordering and partial pivoting (built on first use).
@@ -33,6 +35,11 @@ pub const REUSE_RTOL: f64 = 1e-12;
 /// The symmetric path refines a solve whose mass differs from the right side's by more than
 /// this, relative to `Σ|b|` (the LU conserves mass to a few ulps; so does the refined solve).
 const REFINE_MASS_RTOL: f64 = 1e-15;
+
+/// Up to this relative mass defect a solve with a non-negative right side is rescaled to the
+/// right side's mass instead of refined (the defect is the similarity transform's round-off,
+/// ≈ ε·a·max rate: 1e-13 for B-relax at L = 512); beyond it, or for signed right sides, refined.
+const RESCALE_MASS_RTOL: f64 = 1e-10;
 
 /// Largest `κ·(max φ − min φ)/2` for which the symmetric path scales by `D = e^{κφ/2}`.
 const MAX_HALF_LOG_RANGE: f64 = 600.0;
@@ -346,8 +353,17 @@ impl SparseLu {
         let x = &c.work;
         let (sum_b, abs_b): (f64, f64) =
             b.iter().fold((0.0, 0.0), |(s, a), &v| (s + v, a + v.abs()));
-        if (x.iter().sum::<f64>() - sum_b).abs() <= REFINE_MASS_RTOL * abs_b {
+        let sum_x: f64 = x.iter().sum();
+        let defect = (sum_x - sum_b).abs();
+        if defect <= REFINE_MASS_RTOL * abs_b {
             b.copy_from_slice(x);
+            return;
+        }
+        // a non-negative right side (a probability vector) with a round-off-sized defect:
+        // rescaling x by Σb/Σx changes it by the same relative round-off the transform left
+        if defect <= RESCALE_MASS_RTOL * abs_b && sum_x > 0.0 && b.iter().all(|&v| v >= 0.0) {
+            let f = sum_b / sum_x;
+            b.iter_mut().zip(x).for_each(|(bi, &xi)| *bi = xi * f);
             return;
         }
         // r = b − (I − aG) x
@@ -421,14 +437,21 @@ mod tests {
             for a in [1e-6, 1e-3, 0.5] {
                 fast.factor(&g, a, 0.0).unwrap();
                 lu.factor(&g, a, 0.0).unwrap();
-                let want = if flux[0].ends_with("upwind") { "lu" } else { "cholesky" };
+                let want = if flux[0].ends_with("upwind") {
+                    "lu"
+                } else {
+                    "cholesky"
+                };
                 assert_eq!(fast.path(), Some(want), "{flux:?}");
                 let (mut x, mut y) = (pb.p0.clone(), pb.p0.clone());
                 fast.solve_in_place(&mut x).unwrap();
                 lu.solve_in_place(&mut y).unwrap();
                 let d = l1(&x, &y);
                 assert!(d < 1e-12, "{flux:?} a = {a}: paths differ by {d:.2e}");
-                assert!((x.iter().sum::<f64>() - 1.0).abs() < 1e-14, "{flux:?} a = {a}");
+                assert!(
+                    (x.iter().sum::<f64>() - 1.0).abs() < 1e-14,
+                    "{flux:?} a = {a}"
+                );
                 assert!(x.iter().all(|&v| v >= -1e-15));
             }
         }
