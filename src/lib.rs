@@ -38,6 +38,7 @@ pub mod problem;
 pub mod rng;
 pub mod schedule;
 pub mod score;
+pub mod shard;
 pub mod simd_state;
 pub mod splitting;
 pub mod study;

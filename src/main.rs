@@ -8,6 +8,7 @@ use cgkl::cli_support::{
 use cgkl::config::{nearest, Config, FlowMode, DEFAULT_CONFIG_TOML};
 use cgkl::error::CgklError;
 use cgkl::io::checkpoint::{self, checkpoint_dir};
+use cgkl::shard::{Shard, ShardMeta};
 use cgkl::sweep::{format_summary, run_sweep_resumable, Job, Resume, SweepSpec};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
@@ -70,10 +71,11 @@ enum Cmd {
         /// Which runs: projected, baseline or both.
         #[arg(long, value_delimiter = ',', default_value = "projected,baseline")]
         projections: Vec<String>,
-        /// Output HDF5 file. While the sweep runs, every finished run is saved in the
-        /// checkpoint folder <OUT>.partial (removed once the sweep file is written).
-        #[arg(long, default_value = "out/sweep.h5")]
-        out: PathBuf,
+        /// Output HDF5 file [default: out/sweep.h5; with --shard K/N: out/sweep.shard<K>of<N>.h5].
+        /// While the sweep runs, every finished run is saved in the checkpoint folder
+        /// <OUT>.partial (removed once the sweep file is written).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Overwrite an existing output file; without --resume, also delete a checkpoint
         /// folder left by an interrupted sweep and start over.
         #[arg(long)]
@@ -84,7 +86,27 @@ enum Cmd {
         /// file equals that of an uninterrupted sweep (up to wall times).
         #[arg(long)]
         resume: bool,
+        /// Run only the K-th of N disjoint slices of the sweep (K = 1…N; run j is in slice
+        /// j mod N + 1) and write a shard file; `cgkl merge` joins the N shard files into the
+        /// sweep file. For Slurm job arrays: see docs/cluster.md.
+        #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
+        shard: Option<String>,
     },
+    // ---- sharded sweeps: merge ----
+    /// Join the shard files of `cgkl sweep --shard K/N` (all N, any order) into the sweep file
+    /// an unsharded `cgkl sweep` writes (computing the Δt-sweep references).
+    Merge {
+        /// The shard files.
+        #[arg(required = true, value_name = "SHARD")]
+        shards: Vec<PathBuf>,
+        /// Output sweep file.
+        #[arg(long, default_value = "out/sweep.h5")]
+        out: PathBuf,
+        /// Overwrite an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
+    // ---- end sharded sweeps ----
     /// Plot a cgkl HDF5 file (run or sweep) into PNG and SVG files.
     Plot {
         /// The HDF5 file.
@@ -329,6 +351,154 @@ fn did_you_mean(word: &str, choices: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+// ---- sharded sweeps: `sweep --shard K/N` and `merge` ----
+
+/// `cgkl sweep … --shard K/N`: runs the shard's runs (with the checkpoint folder and --resume
+/// of an ordinary sweep) and writes the shard file.
+fn sweep_shard(
+    shard: &str,
+    text: &str,
+    set: &[String],
+    spec: &SweepSpec,
+    out: Option<PathBuf>,
+    force: bool,
+    resume: bool,
+) -> anyhow::Result<()> {
+    let shard = Shard::parse(shard)?;
+    let start = std::time::Instant::now();
+    let jobs = cgkl::sweep::plan(text, set, spec)?;
+    let select = shard.select(jobs.len())?;
+    let out = out.unwrap_or_else(|| shard.default_out());
+    check_out(&out, force)?;
+    let ckpt = checkpoint_dir(&out);
+    let finished = open_checkpoint(&ckpt, &jobs, spec, resume, force)?;
+    if let Some(&j) = finished.keys().find(|&&j| !shard.contains(j)) {
+        return Err(CgklError::Io {
+            path: ckpt.display().to_string(),
+            msg: format!(
+                "holds run {}, which is not in shard {shard}; give the --shard and --out of the shard that saved it, or --force instead of --resume to start over",
+                finished[&j].name
+            ),
+        }
+        .into());
+    }
+    let todo: Vec<usize> = select
+        .iter()
+        .copied()
+        .filter(|j| !finished.contains_key(j))
+        .collect();
+    let total: u64 = todo
+        .iter()
+        .map(|&j| (jobs[j].3.times.len() - 1) as u64)
+        .sum();
+    eprintln!(
+        "sweep shard {shard}: {} of the {} runs on {} threads{}",
+        todo.len(),
+        jobs.len(),
+        rayon::current_num_threads(),
+        if finished.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} restored from {})", finished.len(), ckpt.display())
+        }
+    );
+    let planned = cgkl::shard::planned_names(&jobs, spec);
+    drop(jobs);
+    let (bar, report) = progress_for(total);
+    let save = |pb: &cgkl::problem::Problem, r: &cgkl::problem::RunResult| {
+        checkpoint::save_run(&ckpt, pb, r)
+    };
+    let runs = cgkl::sweep::run_selected(
+        text,
+        set,
+        spec,
+        &select,
+        &report,
+        Resume {
+            finished,
+            on_run: &save,
+        },
+    );
+    bar.finish_and_clear();
+    let runs: Vec<cgkl::sweep::SweepRun> = match runs {
+        Ok(r) => r.into_iter().map(|(_, run)| run).collect(),
+        Err(e) => return Err(stopped(e, &ckpt, select.len())),
+    };
+    let meta = ShardMeta {
+        input_config: text.to_string(),
+        overrides: set.to_vec(),
+        spec: spec.clone(),
+        shard,
+        planned,
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    cgkl::io::layout::write_shard_file(&out, &meta, &runs, force)?;
+    if let Err(e) = std::fs::remove_dir_all(&ckpt) {
+        eprintln!(
+            "warning: cannot remove the checkpoint folder {} ({e}); delete it by hand",
+            ckpt.display()
+        );
+    }
+    let mut text = String::new();
+    for run in &runs {
+        let r = &run.result;
+        text += &format!("{:<40} wall {:.2} s\n", r.name, r.wall_s);
+    }
+    text += &format!(
+        "wrote {} (shard {shard}); once all {} shards are done: cgkl merge --out <sweep.h5> <the {} shard files>\n",
+        out.display(),
+        shard.n,
+        shard.n
+    );
+    print_out(&text)
+}
+
+/// `cgkl merge --out OUT SHARD…`.
+fn merge(shards: &[PathBuf], out: &Path, force: bool) -> anyhow::Result<()> {
+    for s in shards {
+        check_in(s)?;
+        if out.exists() && same_file(s, out) {
+            return Err(CgklError::Io {
+                path: out.display().to_string(),
+                msg: "is one of the shard files; choose another --out".into(),
+            }
+            .into());
+        }
+    }
+    check_out(out, force)?;
+    let loaded = cgkl::shard::load_shards(shards)?;
+    eprintln!(
+        "merge: {} runs from {} shards{}",
+        loaded.runs(),
+        loaded.n(),
+        if loaded.spec().is_dt_sweep() {
+            format!(
+                "; computing the Δt-sweep references on {} threads",
+                rayon::current_num_threads()
+            )
+        } else {
+            String::new()
+        }
+    );
+    let sweep = loaded.merge(&|_| {})?;
+    cgkl::io::layout::write_sweep_file(out, &sweep, force)?;
+    print_out(&format!(
+        "{}\nwrote {}\n",
+        format_summary(&sweep),
+        out.display()
+    ))
+}
+
+/// True if `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+// ---- end sharded sweeps ----
+
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     install_threads(cli.threads)?;
@@ -367,6 +537,7 @@ fn run() -> anyhow::Result<()> {
             out,
             force,
             resume,
+            shard,
         } => {
             check_sweep(&param, &values)?;
             let text = read_config_text(cfg.config.as_deref())?;
@@ -376,6 +547,10 @@ fn run() -> anyhow::Result<()> {
                 modes: parse_modes(&modes)?,
                 projections: parse_projections(&projections)?,
             };
+            if let Some(shard) = shard {
+                return sweep_shard(&shard, &text, &cfg.set, &spec, out, force, resume);
+            }
+            let out = out.unwrap_or_else(|| PathBuf::from("out/sweep.h5"));
             let jobs = cgkl::sweep::plan(&text, &cfg.set, &spec)?;
             check_out(&out, force)?;
             let ckpt = checkpoint_dir(&out);
@@ -434,6 +609,7 @@ fn run() -> anyhow::Result<()> {
                 out.display()
             ))?;
         }
+        Cmd::Merge { shards, out, force } => merge(&shards, &out, force)?,
         Cmd::Plot { file, out } => {
             let dir = out.unwrap_or_else(|| file.with_extension(""));
             check_in(&file)?;

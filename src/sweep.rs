@@ -310,6 +310,81 @@ pub fn run_sweep_resumable(
     Ok(out)
 }
 
+/// Runs only the jobs `select` of the sweep (indices into [`plan`]'s jobs, e.g. one shard, see
+/// [`crate::shard`]) exactly as [`run_sweep_resumable`] runs them: the runs in
+/// `resume.finished` (which must be among `select`) are reused, the others run on the current
+/// rayon pool (the expensive ones first) and reach `resume.on_run`. No reference or summary is
+/// computed. Returns `(job index, run)` in job order; on a failed run the other runs still run
+/// and the error of the first failed run in job order is returned.
+pub fn run_selected(
+    base_toml: &str,
+    overrides: &[String],
+    spec: &SweepSpec,
+    select: &[usize],
+    progress: &(dyn Fn(SweepEvent) + Sync),
+    resume: Resume<'_>,
+) -> Result<Vec<(usize, SweepRun)>> {
+    let jobs = plan(base_toml, overrides, spec)?;
+    let Resume {
+        mut finished,
+        on_run,
+    } = resume;
+    if let Some(&k) = select.iter().find(|&&k| k >= jobs.len()) {
+        return Err(CgklError::config(
+            "sweep",
+            k,
+            format!("selected run index beyond the {} planned runs", jobs.len()),
+        ));
+    }
+    if let Some(&k) = finished.keys().find(|k| !select.contains(k)) {
+        return Err(CgklError::config(
+            "sweep",
+            k,
+            "finished run is not among the selected runs",
+        ));
+    }
+    let mut order: Vec<usize> = select
+        .iter()
+        .copied()
+        .filter(|k| !finished.contains_key(k))
+        .collect();
+    order.sort_by_key(|&k| (std::cmp::Reverse(jobs[k].3.times.len()), k));
+    let mut done: BTreeMap<usize, Result<RunResult>> =
+        run_jobs(&order, &jobs, spec, progress, on_run)
+            .into_iter()
+            .collect();
+    let mut select = select.to_vec();
+    select.sort_unstable();
+    select.dedup();
+    let mut jobs: Vec<Option<Job>> = jobs.into_iter().map(Some).collect();
+    let mut runs = Vec::with_capacity(select.len());
+    for k in select {
+        let Some((value, _, _, problem)) = jobs[k].take() else {
+            continue;
+        };
+        let result = match finished.remove(&k) {
+            Some(r) => r,
+            None => match done.remove(&k) {
+                Some(r) => r?,
+                None => {
+                    return Err(CgklError::Output(format!(
+                        "sweep: run {k} was neither run nor restored"
+                    )))
+                }
+            },
+        };
+        runs.push((
+            k,
+            SweepRun {
+                value,
+                problem,
+                result,
+            },
+        ));
+    }
+    Ok(runs)
+}
+
 /// One planned run: swept value (TOML literal), flow mode, projected, validated problem.
 pub type Job = (String, FlowMode, bool, Problem);
 

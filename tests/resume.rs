@@ -2,16 +2,13 @@
 //! as an uninterrupted sweep (every dataset bit for bit, every attribute but wall times), and a
 //! checkpoint that does not match the planned runs is refused with one clear error line.
 
-use cgkl::io::checkpoint::{checkpoint_dir, finished_files, save_run};
-use cgkl::io::h5util::{read_attr_str, read_attr_str_array};
-use hdf5::types::TypeDescriptor as TD;
-use hdf5::{Dataset, Group, Location};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// Attributes and datasets holding wall times, which may differ between two sweeps.
-const WALL: &[&str] = &["wall_s"];
+use cgkl::io::checkpoint::{checkpoint_dir, finished_files, save_run};
+use common::{cgkl, compare_groups, ok, refused};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("cgkl_resume_{}_{name}", std::process::id()));
@@ -42,131 +39,6 @@ fn sweep_args(out: &str, values: &str, nx: usize, extra: &[&str]) -> Vec<String>
 }
 
 const VALUES: &str = "25,50,100,200,400,800";
-
-fn cgkl(args: &[String], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cgkl"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "status {:?}: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Asserts exit status 2 and one `error:` line mentioning every needle; returns the line.
-fn refused(o: &Output, needles: &[&str]) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(2), "stderr {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(
-        lines.len() == 1 && lines[0].starts_with("error:"),
-        "expected one error line, got {err:?}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "{err:?} does not mention {n:?}");
-    }
-    err
-}
-
-fn bits(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-/// The value of an attribute, as comparable text (floats as bit patterns).
-fn attr_value(loc: &Location, name: &str) -> String {
-    let a = loc.attr(name).unwrap();
-    match a.dtype().unwrap().to_descriptor().unwrap() {
-        TD::Float(_) => format!(
-            "f64 {:?} {:?}",
-            a.shape(),
-            bits(&a.read_raw::<f64>().unwrap())
-        ),
-        TD::Integer(_) | TD::Unsigned(_) => {
-            format!("int {:?} {:?}", a.shape(), a.read_raw::<i64>().unwrap())
-        }
-        TD::VarLenUnicode | TD::VarLenAscii | TD::FixedAscii(_) | TD::FixedUnicode(_) => {
-            if a.is_scalar() {
-                format!("str {:?}", read_attr_str(loc, name).unwrap())
-            } else {
-                format!("str[] {:?}", read_attr_str_array(loc, name).unwrap())
-            }
-        }
-        other => panic!("{}@{name}: unexpected attribute type {other:?}", loc.name()),
-    }
-}
-
-fn compare_attrs(a: &Location, b: &Location) {
-    let (mut na, mut nb) = (a.attr_names().unwrap(), b.attr_names().unwrap());
-    na.sort();
-    nb.sort();
-    assert_eq!(na, nb, "attributes of {}", a.name());
-    for n in na.iter().filter(|n| !WALL.contains(&n.as_str())) {
-        assert_eq!(
-            attr_value(a, n),
-            attr_value(b, n),
-            "attribute {}@{n}",
-            a.name()
-        );
-    }
-}
-
-fn compare_datasets(a: &Dataset, b: &Dataset) {
-    let path = a.name();
-    assert_eq!(a.shape(), b.shape(), "{path}");
-    let (ta, tb) = (
-        a.dtype().unwrap().to_descriptor().unwrap(),
-        b.dtype().unwrap().to_descriptor().unwrap(),
-    );
-    assert_eq!(ta, tb, "{path}");
-    compare_attrs(a, b);
-    if WALL.iter().any(|w| path.ends_with(&format!("/{w}"))) {
-        return;
-    }
-    match ta {
-        TD::Float(_) => assert_eq!(
-            bits(&a.read_raw::<f64>().unwrap()),
-            bits(&b.read_raw::<f64>().unwrap()),
-            "{path}"
-        ),
-        TD::Integer(_) | TD::Unsigned(_) => assert_eq!(
-            a.read_raw::<i64>().unwrap(),
-            b.read_raw::<i64>().unwrap(),
-            "{path}"
-        ),
-        other => panic!("{path}: unexpected dataset type {other:?}"),
-    }
-}
-
-/// Every group, dataset and attribute below `a` equals the one below `b`; returns the number
-/// of datasets compared.
-fn compare_groups(a: &Group, b: &Group) -> usize {
-    compare_attrs(a, b);
-    let names = |g: &Group| {
-        let mut v = g.member_names().unwrap();
-        v.sort();
-        v
-    };
-    let members = names(a);
-    assert_eq!(members, names(b), "members of {}", a.name());
-    let mut n = 0;
-    for m in &members {
-        match (a.group(m), b.group(m)) {
-            (Ok(ga), Ok(gb)) => n += compare_groups(&ga, &gb),
-            _ => {
-                compare_datasets(&a.dataset(m).unwrap(), &b.dataset(m).unwrap());
-                n += 1;
-            }
-        }
-    }
-    n
-}
 
 #[test]
 fn a_killed_sweep_resumes_to_the_file_of_an_uninterrupted_one() {

@@ -81,7 +81,7 @@ pub fn finished_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The first line where two TOML texts differ, with its `[section]`, for error messages.
-fn first_difference(stored: &str, planned: &str) -> String {
+pub(crate) fn first_difference(stored: &str, planned: &str) -> String {
     let (mut a, mut b) = (stored.lines(), planned.lines());
     let mut section = String::new();
     loop {
@@ -122,6 +122,11 @@ pub fn load(dir: &Path, jobs: &[Job], spec: &SweepSpec) -> Result<BTreeMap<usize
         "delete {} (or pass --force instead of --resume) to start the sweep over",
         dir.display()
     );
+    let src = Source {
+        what: "checkpoint",
+        redo: "delete this file to run it again",
+        start_over: &start_over,
+    };
     let mut out = BTreeMap::new();
     for path in finished_files(dir)? {
         let f = hdf5::File::open(&path).map_err(|e| {
@@ -130,69 +135,94 @@ pub fn load(dir: &Path, jobs: &[Job], spec: &SweepSpec) -> Result<BTreeMap<usize
                 format!("cannot open checkpoint ({e}); delete this file to run it again"),
             )
         })?;
-        let root: &hdf5::Group = &f;
-        let attr = |name: &str| -> Result<String> {
-            h5util::read_attr_str(root, name).map_err(|e| {
-                io_err(
-                    &path,
-                    format!("not a cgkl run checkpoint ({e}); delete this file to run it again"),
-                )
-            })
-        };
-        let name = attr("name")?;
-        let Some(k) = jobs.iter().position(|(value, mode, projected, _)| {
-            run_name(spec, *mode, *projected, value) == name
-        }) else {
-            return Err(io_err(
-                &path,
-                format!(
-                    "checkpoint of run {name}, which this sweep does not plan (it was made with other --param, --values, --modes or --projections); {start_over}"
-                ),
-            ));
-        };
-        let (_, _, projected, pb) = &jobs[k];
-        let version = attr("version")?;
-        if version != env!("CARGO_PKG_VERSION") {
-            return Err(io_err(
-                &path,
-                format!(
-                    "checkpoint of run {name} was made by cgkl {version}, this is {}; {start_over}",
-                    env!("CARGO_PKG_VERSION")
-                ),
-            ));
-        }
-        let config = attr("config")?;
-        let planned = pb.config.to_toml();
-        if config != planned {
-            return Err(io_err(
-                &path,
-                format!(
-                    "checkpoint of run {name} was made with a different config ({}); {start_over}",
-                    first_difference(&config, &planned)
-                ),
-            ));
-        }
-        let projection = attr("projection")?;
-        if (projection == "projected") != *projected {
-            return Err(io_err(
-                &path,
-                format!("checkpoint of run {name} is a {projection} run; {start_over}"),
-            ));
-        }
-        let run = read_run(root, pb).map_err(|e| {
-            io_err(
-                &path,
-                format!("unreadable checkpoint ({e}); delete this file to run it again"),
-            )
-        })?;
+        let (k, run) = load_run(&f, &path, jobs, spec, &src)?;
         if out.insert(k, run).is_some() {
             return Err(io_err(
                 &path,
-                format!("a second checkpoint of run {name}; {start_over}"),
+                format!(
+                    "a second checkpoint of run {}; {start_over}",
+                    run_name(spec, jobs[k].1, jobs[k].2, &jobs[k].0)
+                ),
             ));
         }
     }
     Ok(out)
+}
+
+/// Where a stored run comes from, for the error messages of [`load_run`].
+pub struct Source<'a> {
+    /// What holds the run, e.g. `checkpoint` (messages say "checkpoint of run …").
+    pub what: &'a str,
+    /// How to get past an unreadable run, e.g. "delete this file to run it again".
+    pub redo: &'a str,
+    /// How to start over when the run does not belong to the planned sweep.
+    pub start_over: &'a str,
+}
+
+/// Reads the run stored in `g` (a run file's root or a `/runs/<name>` group; `path` names it in
+/// errors) back as the run of one of `jobs` (from [`crate::sweep::plan`] with `spec`): it must
+/// be a planned run with the same stored `config`, `version` and projection kind. Returns its
+/// job index and the run.
+pub fn load_run(
+    g: &hdf5::Group,
+    path: &Path,
+    jobs: &[Job],
+    spec: &SweepSpec,
+    src: &Source<'_>,
+) -> Result<(usize, RunResult)> {
+    let Source {
+        what,
+        redo,
+        start_over,
+    } = src;
+    let attr = |name: &str| -> Result<String> {
+        h5util::read_attr_str(g, name)
+            .map_err(|e| io_err(path, format!("not a cgkl run {what} ({e}); {redo}")))
+    };
+    let name = attr("name")?;
+    let Some(k) = jobs
+        .iter()
+        .position(|(value, mode, projected, _)| run_name(spec, *mode, *projected, value) == name)
+    else {
+        return Err(io_err(
+            path,
+            format!(
+                "{what} of run {name}, which this sweep does not plan (it was made with other --param, --values, --modes or --projections); {start_over}"
+            ),
+        ));
+    };
+    let (_, _, projected, pb) = &jobs[k];
+    let version = attr("version")?;
+    if version != env!("CARGO_PKG_VERSION") {
+        return Err(io_err(
+            path,
+            format!(
+                "{what} of run {name} was made by cgkl {version}, this is {}; {start_over}",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ));
+    }
+    let config = attr("config")?;
+    let planned = pb.config.to_toml();
+    if config != planned {
+        return Err(io_err(
+            path,
+            format!(
+                "{what} of run {name} was made with a different config ({}); {start_over}",
+                first_difference(&config, &planned)
+            ),
+        ));
+    }
+    let projection = attr("projection")?;
+    if (projection == "projected") != *projected {
+        return Err(io_err(
+            path,
+            format!("{what} of run {name} is a {projection} run; {start_over}"),
+        ));
+    }
+    let run =
+        read_run(g, pb).map_err(|e| io_err(path, format!("unreadable {what} ({e}); {redo}")))?;
+    Ok((k, run))
 }
 
 #[cfg(test)]

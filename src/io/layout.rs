@@ -2,13 +2,16 @@
 //! file: attributes `config` (TOML) and `version`; `grid/labels` (int32 ny×nx);
 //! `reference/{q0, r, w_ref}`; `trajectory/<diagnostic>` (N+1) and `trajectory/w` ((N+1)×m);
 //! `snapshots/{s, n, p}` (p: K×ny×nx, chunked, deflate); `final/p`. A sweep adds `summary/`
-//! and `limit/<projected|baseline>/p`.
+//! and `limit/<projected|baseline>/p`. A shard file of `cgkl sweep --shard k/n` holds its runs
+//! as a sweep file does, plus what `cgkl merge` needs ([`write_shard_file`]).
 
 use super::h5util::{self, describe};
+use crate::config::Config;
 use crate::diagnostics::StepRecord;
 use crate::error::Result;
 use crate::problem::{Problem, RunResult};
-use crate::sweep::{SweepResult, ASYMPTOTIC_POINTS, ROUNDOFF_FLOOR};
+use crate::shard::{ShardMeta, SHARD_KIND};
+use crate::sweep::{SweepResult, SweepRun, ASYMPTOTIC_POINTS, ROUNDOFF_FLOOR};
 use hdf5::Group;
 
 /// The float64 §7 diagnostics: (dataset name, description, units, accessor).
@@ -210,6 +213,60 @@ pub fn write_run_file(
     Ok(())
 }
 
+/// Writes the runs of a sweep as `/runs/<name>` (each with its swept `value`) and the root
+/// attribute `runs` (their names in order); returns the names.
+fn write_sweep_runs(root: &Group, runs: &[SweepRun]) -> Result<Vec<String>> {
+    let names: Vec<String> = runs.iter().map(|r| r.result.name.clone()).collect();
+    h5util::attr_str_array(root, "runs", &names)?;
+    for run in runs {
+        let g = h5util::group(root, &format!("runs/{}", run.result.name))?;
+        h5util::attr_str(&g, "value", &run.value)?;
+        write_run(&g, &run.problem, &run.result)?;
+    }
+    Ok(names)
+}
+
+/// Writes a shard file of `cgkl sweep --shard k/n` (kind `sweep_shard`, see [`crate::shard`]),
+/// atomically: the shard's runs as in a sweep file (`/runs/<name>` with `value`, root attribute
+/// `runs`), the base `config` and `version`, and what `cgkl merge` needs to re-plan the sweep
+/// and check the shards against each other: `input_config` (the config text given, empty for
+/// the built-in default), `overrides` (the `--set` arguments), `param`, `values`, `modes`,
+/// `projections`, `shard_k`, `shard_n`, `planned_runs` (every run of the whole sweep in job
+/// order) and `wall_s`.
+pub fn write_shard_file(
+    path: &std::path::Path,
+    meta: &ShardMeta,
+    runs: &[SweepRun],
+    overwrite: bool,
+) -> Result<()> {
+    let base = Config::from_toml_with_overrides(&meta.input_config, &meta.overrides)?;
+    let f = h5util::AtomicH5::create(path, overwrite)?;
+    let root = f.root();
+    h5util::attr_str(root, "kind", SHARD_KIND)?;
+    h5util::attr_str(root, "config", &base.to_toml())?;
+    h5util::attr_str(root, "version", env!("CARGO_PKG_VERSION"))?;
+    h5util::attr_str(root, "input_config", &meta.input_config)?;
+    h5util::attr_str_array(root, "overrides", &meta.overrides)?;
+    h5util::attr_str(root, "param", &meta.spec.param)?;
+    h5util::attr_str_array(root, "values", &meta.spec.values)?;
+    let modes: Vec<&str> = meta.spec.modes.iter().map(|m| m.name()).collect();
+    h5util::attr_str_array(root, "modes", &modes)?;
+    let projections: Vec<&str> = meta
+        .spec
+        .projections
+        .iter()
+        .map(|&p| if p { "projected" } else { "baseline" })
+        .collect();
+    h5util::attr_str_array(root, "projections", &projections)?;
+    h5util::attr_i64(root, "shard_k", meta.shard.k as i64)?;
+    h5util::attr_i64(root, "shard_n", meta.shard.n as i64)?;
+    h5util::attr_str_array(root, "planned_runs", &meta.planned)?;
+    h5util::attr_f64(root, "wall_s", meta.wall_s)?;
+    write_sweep_runs(root, runs)?;
+    f.commit()?;
+    Ok(())
+}
+
 /// Writes a sweep file (SPEC §9): `/runs/<name>`, `summary/`, `limit/`, atomically.
 pub fn write_sweep_file(path: &std::path::Path, sw: &SweepResult, overwrite: bool) -> Result<()> {
     let f = h5util::AtomicH5::create(path, overwrite)?;
@@ -228,13 +285,7 @@ pub fn write_sweep_file(path: &std::path::Path, sw: &SweepResult, overwrite: boo
     h5util::attr_str(root, "param", &sw.spec.param)?;
     h5util::attr_str_array(root, "values", &sw.spec.values)?;
     h5util::attr_f64(root, "wall_s", sw.wall_s)?;
-    let names: Vec<String> = sw.runs.iter().map(|r| r.result.name.clone()).collect();
-    h5util::attr_str_array(root, "runs", &names)?;
-    for run in &sw.runs {
-        let g = h5util::group(root, &format!("runs/{}", run.result.name))?;
-        h5util::attr_str(&g, "value", &run.value)?;
-        write_run(&g, &run.problem, &run.result)?;
-    }
+    let names = write_sweep_runs(root, &sw.runs)?;
     if let Some(s) = &sw.summary {
         let g = h5util::group(root, "summary")?;
         put_i64(&g, "N", &s.n, "number of projection steps N", "1")?;

@@ -1,0 +1,138 @@
+//! Helpers shared by the integration tests that run the `cgkl` binary and compare its HDF5
+//! files: `cgkl`, `ok`, `refused` and [`compare_groups`] (every dataset bit for bit, every
+//! attribute but the wall times).
+#![allow(dead_code)]
+
+use cgkl::io::h5util::{read_attr_str, read_attr_str_array};
+use hdf5::types::TypeDescriptor as TD;
+use hdf5::{Dataset, Group, Location};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Attributes and datasets holding wall times, which may differ between two sweeps.
+pub const WALL: &[&str] = &["wall_s"];
+
+pub fn cgkl(args: &[String], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cgkl"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+pub fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "status {:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Asserts exit status 2 and one `error:` line mentioning every needle; returns the line.
+pub fn refused(o: &Output, needles: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "stderr {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("error:"),
+        "expected one error line, got {err:?}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "{err:?} does not mention {n:?}");
+    }
+    err
+}
+
+pub fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The value of an attribute, as comparable text (floats as bit patterns).
+pub fn attr_value(loc: &Location, name: &str) -> String {
+    let a = loc.attr(name).unwrap();
+    match a.dtype().unwrap().to_descriptor().unwrap() {
+        TD::Float(_) => format!(
+            "f64 {:?} {:?}",
+            a.shape(),
+            bits(&a.read_raw::<f64>().unwrap())
+        ),
+        TD::Integer(_) | TD::Unsigned(_) => {
+            format!("int {:?} {:?}", a.shape(), a.read_raw::<i64>().unwrap())
+        }
+        TD::VarLenUnicode | TD::VarLenAscii | TD::FixedAscii(_) | TD::FixedUnicode(_) => {
+            if a.is_scalar() {
+                format!("str {:?}", read_attr_str(loc, name).unwrap())
+            } else {
+                format!("str[] {:?}", read_attr_str_array(loc, name).unwrap())
+            }
+        }
+        other => panic!("{}@{name}: unexpected attribute type {other:?}", loc.name()),
+    }
+}
+
+pub fn compare_attrs(a: &Location, b: &Location) {
+    let (mut na, mut nb) = (a.attr_names().unwrap(), b.attr_names().unwrap());
+    na.sort();
+    nb.sort();
+    assert_eq!(na, nb, "attributes of {}", a.name());
+    for n in na.iter().filter(|n| !WALL.contains(&n.as_str())) {
+        assert_eq!(
+            attr_value(a, n),
+            attr_value(b, n),
+            "attribute {}@{n}",
+            a.name()
+        );
+    }
+}
+
+pub fn compare_datasets(a: &Dataset, b: &Dataset) {
+    let path = a.name();
+    assert_eq!(a.shape(), b.shape(), "{path}");
+    let (ta, tb) = (
+        a.dtype().unwrap().to_descriptor().unwrap(),
+        b.dtype().unwrap().to_descriptor().unwrap(),
+    );
+    assert_eq!(ta, tb, "{path}");
+    compare_attrs(a, b);
+    if WALL.iter().any(|w| path.ends_with(&format!("/{w}"))) {
+        return;
+    }
+    match ta {
+        TD::Float(_) => assert_eq!(
+            bits(&a.read_raw::<f64>().unwrap()),
+            bits(&b.read_raw::<f64>().unwrap()),
+            "{path}"
+        ),
+        TD::Integer(_) | TD::Unsigned(_) => assert_eq!(
+            a.read_raw::<i64>().unwrap(),
+            b.read_raw::<i64>().unwrap(),
+            "{path}"
+        ),
+        other => panic!("{path}: unexpected dataset type {other:?}"),
+    }
+}
+
+/// Every group, dataset and attribute below `a` equals the one below `b`; returns the number
+/// of datasets compared.
+pub fn compare_groups(a: &Group, b: &Group) -> usize {
+    compare_attrs(a, b);
+    let names = |g: &Group| {
+        let mut v = g.member_names().unwrap();
+        v.sort();
+        v
+    };
+    let members = names(a);
+    assert_eq!(members, names(b), "members of {}", a.name());
+    let mut n = 0;
+    for m in &members {
+        match (a.group(m), b.group(m)) {
+            (Ok(ga), Ok(gb)) => n += compare_groups(&ga, &gb),
+            _ => {
+                compare_datasets(&a.dataset(m).unwrap(), &b.dataset(m).unwrap());
+                n += 1;
+            }
+        }
+    }
+    n
+}
