@@ -7,9 +7,21 @@
 //! Cases: the files in `tests/fuzz_cases/` (crashes the fuzzer found, minimised; the file name
 //! says what broke), the fuzz seed corpus `fuzz/corpus/config_parser/`, and the hand-written
 //! nasty inputs below. An input is a TOML text, then `--set` overrides each after a NUL byte.
+//!
+//! The file-loader targets (`image_loader`, `score_field_loader`; shared code
+//! `fuzz/fuzz_targets/loaders.rs`) are replayed from `tests/fuzz_cases/image_loader/` and
+//! `tests/fuzz_cases/score_field_loader/` (hand-made seeds `seed-*` and inputs the fuzzer
+//! reached, `fuzz-*`, each with its expected outcome in a table below) and from their corpora
+//! `fuzz/corpus/{image_loader,score_field_loader}/`. The `open/` subfolders hold inputs that
+//! still break the checks (bugs not fixed yet); `open_loader_bugs_still_reproduce` pins them,
+//! and fails once one is fixed: then move the file up one folder and give it a table entry.
+//! Inputs that crash libhdf5 itself are kept in `fuzz/hdf5_crashes/` and are never replayed.
 
 #[path = "../fuzz/fuzz_targets/harness.rs"]
 mod harness;
+
+#[path = "../fuzz/fuzz_targets/loaders.rs"]
+mod loaders;
 
 use harness::Outcome;
 use std::path::Path;
@@ -319,4 +331,288 @@ fn overrides_with_dots_and_equals_signs() {
         run("spaces", &ov(SMALL, &["  grid.nx  =  16  "])),
         Outcome::Built
     );
+}
+
+// ---------------------------------------------------------------------------
+// file loaders: image_loader and score_field_loader
+
+use loaders::Loaded;
+
+/// Expected outcome: `OK`, or a piece of the error message.
+fn expect(name: &str, what: &str, got: &Loaded, want: &str) {
+    match (got, want) {
+        (Loaded::Ok, "OK") => {}
+        (Loaded::Err(e), w) if w != "OK" => {
+            assert!(
+                e.contains(w),
+                "{name}: {what}: expected an error with {w:?}, got {e:?}"
+            )
+        }
+        (got, want) => panic!("{name}: {what}: expected {want:?}, got {got:?}"),
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    Path::new(path).file_name().unwrap().to_str().unwrap()
+}
+
+/// `tests/fuzz_cases/image_loader/`: file → (`load_luminance`, `load_labels`).
+const IMAGE_CASES: &[(&str, &str, &str)] = &[
+    ("seed-gray8.png", "OK", "OK"),
+    ("seed-gray16.png", "OK", "OK"),
+    ("seed-gray2.png", "OK", "OK"),
+    ("seed-graya8.png", "OK", "got gray+alpha 8-bit"),
+    ("seed-rgb16.png", "OK", "got RGB16"),
+    ("seed-rgba8.png", "OK", "got RGBA8"),
+    ("seed-palette2_trns.png", "OK", "got RGBA8"),
+    ("seed-p2_max1000.pgm", "OK", "OK"),
+    ("seed-p5_16.pgm", "OK", "OK"),
+    ("seed-p5_max64001.pgm", "OK", "maxval 64001"),
+    ("seed-p3.ppm", "OK", "got RGB8"),
+    ("seed-p4.pbm", "OK", "PBM bitmap cannot be a label image"),
+    ("seed-graya.pam", "unsupported PNM", "unsupported PNM"),
+    ("seed-gray16_lzw.tif", "OK", "OK"),
+    (
+        "seed-gray32f.tif",
+        "unsupported TIFF variant",
+        "unsupported TIFF variant",
+    ),
+    ("seed-labels_u8.h5", "unknown file format", "OK"),
+    (
+        "seed-labels_i32_other.h5",
+        "unknown file format",
+        "has the label -1",
+    ),
+    ("fuzz-tiny-ok.bin", "OK", "OK"),
+    (
+        "fuzz-no-pixels.bin",
+        "has no pixels (0 × 1)",
+        "has no pixels (0 × 1)",
+    ),
+    (
+        "fuzz-too-wide.bin",
+        "8388614 × 4 pixels",
+        "8388614 × 4 pixels",
+    ),
+    (
+        "fuzz-memory-limit.bin",
+        "too large to decode",
+        "too large to decode",
+    ),
+    (
+        "fuzz-ico-unsupported.bin",
+        "ICO images are not supported",
+        "ICO images",
+    ),
+    ("fuzz-png-truncated.png", "ends too early", "ends too early"),
+    ("fuzz-pnm-not-utf8.pnm", "valid UTF-8", "valid UTF-8"),
+    ("fuzz-tiff-lzw-invalid-code.tif", "LZW", "LZW"),
+    (
+        "fuzz-h5-labels-too-large.h5",
+        "unknown file format",
+        "1095216660227 × 2 pixels",
+    ),
+    (
+        "fuzz-h5-negative-label.h5",
+        "unknown file format",
+        "has the label -1",
+    ),
+    (
+        "fuzz-h5-no-labels-dataset.h5",
+        "unknown file format",
+        "no dataset `labels`",
+    ),
+    (
+        "fuzz-h5-read-addr-overflow.h5",
+        "unknown file format",
+        "addr overflow",
+    ),
+    (
+        "fuzz-h5-unknown-type.h5",
+        "unknown file format",
+        "Invalid size of integer",
+    ),
+];
+
+/// `tests/fuzz_cases/score_field_loader/`: file → `ScoreField::load(path, 4, 3)`.
+const SCORE_CASES: &[(&str, &str)] = &[
+    ("seed-valid_k1.h5", "OK"),
+    ("seed-valid_k2.h5", "OK"),
+    ("seed-valid_k3.h5", "OK"),
+    ("seed-plain_f32_int_t.h5", "OK"),
+    ("seed-int_log_q.h5", "has type int32"),
+    (
+        "seed-missing_log_q.h5",
+        "no dataset `log_q` (the file has: grp/, t)",
+    ),
+    (
+        "seed-nan_log_q.h5",
+        "log_q[1] (t = 1) is NaN at cell (ix, iy) = (3, 2)",
+    ),
+    ("seed-not_hdf5.h5", "not a readable HDF5 file"),
+    ("seed-signature_only.h5", "not a readable HDF5 file"),
+    ("seed-truncated_k2.h5", "truncated"),
+    ("seed-t_2d.h5", "must be 1-D"),
+    ("seed-t_is_group.h5", "`t` is not a readable dataset"),
+    ("seed-t_not_increasing.h5", "not strictly increasing"),
+    (
+        "seed-wrong_shape.h5",
+        "shape [2, 4, 3], expected K × ny × nx = [2, 3, 4]",
+    ),
+    ("fuzz-ok.h5", "OK"),
+    ("fuzz-not-readable-27-bytes.h5", "not a readable HDF5 file"),
+    ("fuzz-t-empty.h5", "t is empty"),
+    ("fuzz-t-nan.h5", "t[0] is NaN"),
+    ("fuzz-t-too-many-times.h5", "K = 335007449090 times"),
+    (
+        "fuzz-t-invalid-integer-size.h5",
+        "dataset t has an unsupported type",
+    ),
+    ("fuzz-t-no-conversion-path.h5", "cannot read dataset t"),
+    ("fuzz-log_q-scalar.h5", "shape [] but must be 3-D"),
+    ("fuzz-log_q-reference-type.h5", "has type reference"),
+    (
+        "fuzz-log_q-reference-type-unsupported.h5",
+        "dataset log_q has an unsupported type",
+    ),
+    (
+        "fuzz-log_q-not-readable.h5",
+        "`log_q` is not a readable dataset",
+    ),
+    ("fuzz-log_q-addr-overflow.h5", "addr overflow"),
+    ("fuzz-log_q-nan-tiny-t.h5", "is NaN at cell"),
+];
+
+/// Every stored file has a table entry and every entry a file.
+fn same_names<'a>(dir: &str, cases: &[(String, Vec<u8>)], table: impl Iterator<Item = &'a str>) {
+    let mut stored: Vec<&str> = cases.iter().map(|(n, _)| file_name(n)).collect();
+    let mut listed: Vec<&str> = table.collect();
+    stored.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(stored, listed, "{dir}: files and table entries differ");
+}
+
+#[test]
+fn image_loader_cases() {
+    let dir = "tests/fuzz_cases/image_loader";
+    let cases = files(dir);
+    same_names(dir, &cases, IMAGE_CASES.iter().map(|c| c.0));
+    for (path, data) in &cases {
+        let name = file_name(path);
+        let out = std::panic::catch_unwind(|| loaders::image_loader(data))
+            .unwrap_or_else(|_| panic!("case {name} panicked"));
+        let &(_, lum, lab) = IMAGE_CASES.iter().find(|c| c.0 == name).unwrap();
+        expect(name, "load_luminance", &out.luminance, lum);
+        expect(name, "load_labels", &out.labels, lab);
+    }
+}
+
+#[test]
+fn score_field_loader_cases() {
+    let dir = "tests/fuzz_cases/score_field_loader";
+    let cases = files(dir);
+    same_names(dir, &cases, SCORE_CASES.iter().map(|c| c.0));
+    for (path, data) in &cases {
+        let name = file_name(path);
+        let out = std::panic::catch_unwind(|| loaders::score_field_loader(data))
+            .unwrap_or_else(|_| panic!("case {name} panicked"));
+        let &(_, want) = SCORE_CASES.iter().find(|c| c.0 == name).unwrap();
+        expect(name, "ScoreField::load", &out, want);
+    }
+}
+
+#[test]
+fn loader_corpora_do_not_panic() {
+    let images = files("fuzz/corpus/image_loader");
+    let scores = files("fuzz/corpus/score_field_loader");
+    assert!(images.len() >= 100 && scores.len() >= 20);
+    let (mut lum_ok, mut lab_ok, mut score_ok) = (0, 0, 0);
+    for (name, data) in &images {
+        let out = std::panic::catch_unwind(|| loaders::image_loader(data))
+            .unwrap_or_else(|_| panic!("case {name} panicked"));
+        lum_ok += usize::from(out.luminance.is_ok());
+        lab_ok += usize::from(out.labels.is_ok());
+    }
+    for (name, data) in &scores {
+        let out = std::panic::catch_unwind(|| loaders::score_field_loader(data))
+            .unwrap_or_else(|_| panic!("case {name} panicked"));
+        score_ok += usize::from(out.is_ok());
+    }
+    // the corpora must keep reaching the success paths, not only the error paths
+    assert!(
+        lum_ok >= 50 && lab_ok >= 20,
+        "{lum_ok} images, {lab_ok} label images loaded"
+    );
+    assert!(score_ok >= 5, "{score_ok} score fields loaded");
+}
+
+/// Inputs that still break the loader checks (see the module documentation). Each must still
+/// panic in the harness with the given message; when one stops panicking the bug is fixed:
+/// move the file up to its target's folder and add it to the table.
+#[test]
+fn open_loader_bugs_still_reproduce() {
+    let cases: &[(&str, &str)] = &[
+        // png 0.17 panics on a PLTE chunk whose length is not a multiple of 3
+        // (image-rs/image-png#694); load_luminance and load_labels must return an error.
+        // (the fuzzer's input with its chunk CRCs fixed, and a hand-made 1 × 1 image)
+        (
+            "image_loader/open/png_plte_length_49_adam7.png",
+            "range end index 3",
+        ),
+        (
+            "image_loader/open/png_plte_length_4_1x1.png",
+            "range end index 3",
+        ),
+        // member names with line breaks / control characters go into the message unfiltered
+        // (score_field.rs, open_dataset)
+        (
+            "score_field_loader/open/newline_in_member_name.h5",
+            "multi-line error message",
+        ),
+        (
+            "score_field_loader/open/fuzz_control_chars_in_member_names.h5",
+            "multi-line error message",
+        ),
+        // finite but extreme ln q̂ (±1.5e308): a + θ(b − a) overflows in log_q_at
+        (
+            "score_field_loader/open/extreme_log_q_k2.h5",
+            "is inf at cell",
+        ),
+        (
+            "score_field_loader/open/extreme_log_q_k3.h5",
+            "is not field 1",
+        ),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_cases");
+    let mut stored: Vec<String> = ["image_loader/open", "score_field_loader/open"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(dir.join(d))
+                .unwrap()
+                .map(move |e| format!("{d}/{}", e.unwrap().file_name().to_string_lossy()))
+        })
+        .collect();
+    stored.sort();
+    let mut listed: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
+    listed.sort();
+    assert_eq!(stored, listed, "open/ files and the list differ");
+    for &(name, needle) in cases {
+        let data = std::fs::read(dir.join(name)).unwrap();
+        let r = std::panic::catch_unwind(|| {
+            if name.starts_with("image_loader/") {
+                let _ = loaders::image_loader(&data);
+            } else {
+                let _ = loaders::score_field_loader(&data);
+            }
+        });
+        let msg = match r {
+            Ok(()) => panic!("{name} no longer fails: fixed? move it out of open/ (see above)"),
+            Err(p) => p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        };
+        assert!(msg.contains(needle), "{name}: panicked differently: {msg}");
+    }
 }
