@@ -3,8 +3,9 @@
 //! `(D/h²) B(U_k − U_i)`, on masses `p = ρh²`.
 //!
 //! Methods: fixed-step TR-BDF2 (second order, L-stable; the generator is static, so one sparse
-//! LU of `I − (γ/2)Δt G` serves every stage of every step), or uniformization (exact in time up to
-//! its truncation tolerance: the reference). The default picks the number of TR-BDF2 steps from
+//! factorisation of `I − (γ/2)Δt G` serves every stage of every step: a Cholesky of the
+//! symmetrised matrix, see [`crate::linsolve`]), or uniformization (exact in time up to its
+//! truncation tolerance: the reference). The default picks the number of TR-BDF2 steps from
 //! the requested relative L1 accuracy with the error model measured in `docs/benchmarks.md`.
 
 use crate::data::brelax_q;
@@ -68,7 +69,9 @@ impl Method {
     /// A short description, e.g. `trbdf2 (N = 6 fixed steps)`.
     pub fn describe(&self) -> String {
         match self {
-            Method::Trbdf2 { steps } => format!("trbdf2 (N = {steps} fixed steps, one sparse LU)"),
+            Method::Trbdf2 { steps } => {
+                format!("trbdf2 (N = {steps} fixed steps, one sparse factorisation)")
+            }
             Method::Uniformization { tol } => format!("uniformization (tol = {tol:e})"),
         }
     }

@@ -96,6 +96,32 @@ fn one_line(s: impl std::fmt::Display) -> String {
         .join("; ")
 }
 
+/// Walks the PNG chunk list before decoding: png 0.17 panics on a PLTE chunk whose length is not
+/// a multiple of 3 (image-rs/image-png#694), so such a file is refused here as corrupt.
+fn check_png_chunks(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, "read", &e))?;
+    let mut at = 8usize;
+    while at + 8 <= bytes.len() {
+        let len =
+            u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        let kind = &bytes[at + 4..at + 8];
+        if kind == b"PLTE" && (len == 0 || len % 3 != 0 || len > 3 * 256) {
+            return Err(data_error(
+                path,
+                format!(
+                    "corrupt PNG: its palette (PLTE chunk) has {len} bytes, not 3 per colour \
+                     (at most 256 colours); re-save the image"
+                ),
+            ));
+        }
+        if kind == b"IEND" {
+            break;
+        }
+        at = at.saturating_add(12).saturating_add(len);
+    }
+    Ok(())
+}
+
 fn io_error(path: &Path, what: &str, e: &std::io::Error) -> CgklError {
     CgklError::Io {
         path: shown(path),
@@ -274,6 +300,10 @@ fn decode_raster(
                  or TIFF image; convert it to an 8- or 16-bit grayscale PNG",
         )),
     };
+
+    if format == ImageFormat::Png {
+        check_png_chunks(path)?;
+    }
 
     // Header only: dimensions, checked before any pixel is decoded.
     rewind(&mut reader)?;

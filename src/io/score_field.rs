@@ -54,6 +54,19 @@ fn one_line(s: impl std::fmt::Display) -> String {
         .join(" ")
 }
 
+/// A name from the file with control characters escaped (`\n` → `\\n`), so a message stays one line.
+fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 const FORMAT_HINT: &str =
     "a score field is an HDF5 file with datasets t (K) and log_q (K × ny × nx)";
 
@@ -290,8 +303,13 @@ impl ScoreField {
         let k = self.t.partition_point(|&tj| tj <= t) - 1;
         let theta = (t - self.t[k]) / (self.t[k + 1] - self.t[k]);
         let (a, b) = (self.field(k), self.field(k + 1));
+        // (1−θ)a + θb, not a + θ(b − a): b − a overflows for finite values near ±f64::MAX
         for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-            *o = a + theta * (b - a);
+            *o = if a == b {
+                a
+            } else {
+                (1.0 - theta) * a + theta * b
+            };
         }
     }
 
@@ -416,8 +434,8 @@ fn open_dataset(file: &File, src: &str, name: &str) -> Result<Dataset> {
             Ok(m) => m
                 .iter()
                 .map(|m| match file.group(m) {
-                    Ok(_) => format!("{m}/"),
-                    Err(_) => m.clone(),
+                    Ok(_) => format!("{}/", printable(m)),
+                    Err(_) => printable(m),
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
