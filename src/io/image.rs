@@ -105,7 +105,7 @@ fn check_png_chunks(path: &Path) -> Result<()> {
         let len =
             u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
         let kind = &bytes[at + 4..at + 8];
-        if kind == b"PLTE" && (len == 0 || len % 3 != 0 || len > 3 * 256) {
+        if kind == b"PLTE" && (len == 0 || !len.is_multiple_of(3) || len > 3 * 256) {
             return Err(data_error(
                 path,
                 format!(
