@@ -32,6 +32,7 @@ pub struct Generator {
     built_at: Option<f64>,
     version: u64,
     max_exit: f64,
+    grid: Grid,
 }
 
 impl Generator {
@@ -100,6 +101,7 @@ impl Generator {
             built_at: None,
             version: 0,
             max_exit: 0.0,
+            grid,
         }
     }
 
@@ -185,6 +187,11 @@ impl Generator {
     /// Positions of the diagonal entries in the value array.
     pub fn diag_positions(&self) -> &[usize] {
         &self.diag_pos
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> Grid {
+        self.grid
     }
 
     /// The face flux.

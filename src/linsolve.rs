@@ -5,8 +5,10 @@
 //! **Symmetric path (reversible generators)**: every flux but upwind is in detailed balance with
 //! `π ∝ e^{κφ}` ([`crate::flux::Flux::reversibility_exponent`]), so `G = D S D⁻¹` with
 //! `D = diag(√π)` and S symmetric, `S_ki = √(G_ki G_ik)`, and `I − aS` is symmetric positive
-//! definite. Then `x = D (I − aS)⁻¹ D⁻¹ b` by a sparse Cholesky `LLᵀ` (AMD ordering): about a third
-//! of the LU's factorisation time on the grid. The similarity transform leaves a round-off
+//! definite. Then `x = D (I − aS)⁻¹ D⁻¹ b` by a sparse Cholesky `LLᵀ` in geometric
+//! nested-dissection order ([`nested_dissection`]; `CGKL_ORDERING=amd` in the environment selects
+//! faer's AMD instead, for comparisons): at 512² the symbolic analysis takes 0.08 s (AMD: 0.19 s)
+//! and the numeric factorisation 0.23 s (AMD: 0.29 s; the COLAMD LU: ≈ 1 s). The similarity transform leaves a round-off
 //! error ≈ ε·a·max rate, visible in the mass (`|Σx − Σb|`): above 1e-15·Σ|b| a solve of a
 //! non-negative right side is rescaled to Σb (a change of the same relative size as the
 //! round-off), and a larger defect or a signed right side gets one step of iterative refinement
@@ -47,6 +49,7 @@ const MAX_HALF_LOG_RANGE: f64 = 600.0;
 /// Reusable sparse factorisation for systems `(I − a G) x = b` with G's fixed pattern.
 pub struct SparseLu {
     n: usize,
+    nx: usize,
     col_ptr: Vec<usize>,
     row_idx: Vec<usize>,
     diag_pos: Vec<usize>,
@@ -56,6 +59,48 @@ pub struct SparseLu {
     active: Option<Path>,
     key: Option<(u64, f64)>,
     factorizations: usize,
+}
+
+/// Geometric nested dissection of an `nx × ny` grid (row-major cells): split the longer side
+/// by a one-cell-wide separator line, order both halves recursively, the separator last; blocks of
+/// at most 16 cells in natural order. Returns `(fwd, inv)`: `fwd[k]` is the cell eliminated k-th.
+pub fn nested_dissection(nx: usize, ny: usize) -> (Vec<usize>, Vec<usize>) {
+    fn rec(x0: usize, x1: usize, y0: usize, y1: usize, nx: usize, out: &mut Vec<usize>) {
+        let (w, h) = (x1 - x0, y1 - y0);
+        if w == 0 || h == 0 {
+            return;
+        }
+        if w * h <= 16 || (w < 3 && h < 3) {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    out.push(y * nx + x);
+                }
+            }
+            return;
+        }
+        if w >= h {
+            let xm = x0 + w / 2;
+            rec(x0, xm, y0, y1, nx, out);
+            rec(xm + 1, x1, y0, y1, nx, out);
+            for y in y0..y1 {
+                out.push(y * nx + xm);
+            }
+        } else {
+            let ym = y0 + h / 2;
+            rec(x0, x1, y0, ym, nx, out);
+            rec(x0, x1, ym + 1, y1, nx, out);
+            for x in x0..x1 {
+                out.push(ym * nx + x);
+            }
+        }
+    }
+    let mut fwd = Vec::with_capacity(nx * ny);
+    rec(0, nx, 0, ny, nx, &mut fwd);
+    let mut inv = vec![0; fwd.len()];
+    for (k, &c) in fwd.iter().enumerate() {
+        inv[c] = k;
+    }
+    (fwd, inv)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,6 +140,7 @@ impl SparseLu {
         let n = m.rows();
         let mut s = Self {
             n,
+            nx: g.grid().nx,
             col_ptr: m.indptr().raw_storage().to_vec(),
             row_idx: m.indices().to_vec(),
             diag_pos: g.diag_positions().to_vec(),
@@ -152,10 +198,16 @@ impl SparseLu {
     }
 
     fn chol_path(&self, kappa: f64) -> Result<CholPath> {
+        let (fwd, inv) = nested_dissection(self.nx, self.n / self.nx.max(1));
+        let order = if std::env::var_os("CGKL_ORDERING").is_some_and(|v| v == "amd") {
+            SymmetricOrdering::Amd
+        } else {
+            SymmetricOrdering::Custom(faer::perm::PermRef::new_checked(&fwd, &inv, self.n))
+        };
         let symbolic = factorize_symbolic_cholesky(
             self.pattern(),
             Side::Lower,
-            SymmetricOrdering::Amd,
+            order,
             CholeskySymbolicParams::default(),
         )
         .map_err(|e| CgklError::Output(format!("symbolic Cholesky failed: {e:?}")))?;
@@ -404,6 +456,20 @@ mod tests {
 
     fn l1(a: &[f64], b: &[f64]) -> f64 {
         a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+    }
+
+    #[test]
+    fn nested_dissection_is_a_permutation_with_the_separator_last() {
+        for (nx, ny) in [(1, 1), (7, 3), (24, 16), (33, 50)] {
+            let (fwd, inv) = nested_dissection(nx, ny);
+            let mut seen = fwd.clone();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..nx * ny).collect::<Vec<_>>());
+            assert!(fwd.iter().enumerate().all(|(k, &c)| inv[c] == k));
+        }
+        // 24 × 16: the first cut is the column x = 12, eliminated last
+        let (fwd, _) = nested_dissection(24, 16);
+        assert!(fwd[fwd.len() - 16..].iter().all(|&c| c % 24 == 12));
     }
 
     /// The Cholesky path solves the same systems as the LU, conserves mass to round-off also
