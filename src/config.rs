@@ -3,7 +3,7 @@
 //! go through [`Config::from_toml_with_overrides`].
 
 use crate::beta::BetaSchedule;
-use crate::error::{CgklError, Result};
+use crate::error::{escape_control, one_line, CgklError, Result};
 use crate::flux::Flux;
 use crate::integrator::IntegratorKind;
 use crate::schedule::ScheduleKind;
@@ -448,7 +448,7 @@ impl Config {
             .map_err(|e: toml::de::Error| CgklError::Parse(explain(&e, &root, &defaults)))?;
         // serde lets a unit kind (e.g. `kind = "upwind"`) ignore extra keys: catch them here
         let canonical: toml::Table = toml::from_str(&cfg.to_toml())
-            .map_err(|e| CgklError::Parse(format!("internal: {}", one_line(&e.to_string()))))?;
+            .map_err(|e| CgklError::Parse(format!("internal: {}", one_line(e))))?;
         check_ignored_keys(&root, &canonical, &defaults, "")?;
         Ok(cfg)
     }
@@ -457,23 +457,6 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# serialisation failed: {e}"))
     }
-}
-
-/// `s` with control characters escaped (`\n`, `\u{1b}`, …).
-fn escape_control(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Checks that `text` is valid TOML; the error names the line and column.
@@ -565,7 +548,7 @@ fn lookup<'a>(root: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
 
 /// A value for a message: TOML text, shortened.
 fn show(v: &toml::Value) -> String {
-    let s = one_line(&v.to_string());
+    let s = one_line(v);
     if s.chars().count() > 40 {
         format!("{}…", s.chars().take(40).collect::<String>())
     } else {

@@ -100,5 +100,27 @@ impl CgklError {
     }
 }
 
+/// `s` with control characters escaped (`\n`, `\u{1b}`, …), so user text (a key, a file's
+/// member name) cannot break a one-line message.
+pub(crate) fn escape_control(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Any whitespace run (including the line breaks of a foreign message) as one space.
+pub(crate) fn one_line(s: impl std::fmt::Display) -> String {
+    s.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Result alias used throughout the library.
 pub type Result<T> = std::result::Result<T, CgklError>;

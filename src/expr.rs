@@ -8,7 +8,7 @@
 //! (time); any other name is an error. Evaluation is deterministic: the same text gives the same
 //! bits on every thread count.
 
-use crate::error::{CgklError, Result};
+use crate::error::{escape_control, CgklError, Result};
 use crate::grid::Grid;
 use exmex::prelude::*;
 
@@ -121,20 +121,9 @@ impl Formula {
     }
 }
 
+/// The formula (or a message) on one line, control characters escaped, cut at 80 characters.
 fn one_line(s: &str) -> String {
-    let s: String = s
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
+    let s = escape_control(&crate::error::one_line(s));
     if s.chars().count() > 80 {
         format!("{}…", s.chars().take(80).collect::<String>())
     } else {

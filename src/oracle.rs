@@ -167,19 +167,6 @@ impl ForwardOracle {
         })
     }
 
-    /// Forces the numerical path (also for tile partitions), to check one path against the other.
-    pub fn new_numerical(
-        part: &Partition,
-        q0: &[f64],
-        eps_fwd: f64,
-        beta: BetaSchedule,
-        horizon: f64,
-    ) -> Result<Self> {
-        let mut o = Self::new(part, q0, eps_fwd, beta, horizon)?;
-        o.backend = Self::numerical(part, eps_fwd, beta.integral(horizon, horizon))?;
-        Ok(o)
-    }
-
     /// True when q_t comes from the exact separable formula (false: uniformization).
     pub fn is_exact(&self) -> bool {
         matches!(self.backend, Backend::Separable(_))

@@ -13,7 +13,7 @@
 //! be a normalised log-density, and adding any function of t alone changes nothing.
 
 use super::h5util::{self, AtomicH5};
-use crate::error::{CgklError, Result};
+use crate::error::{escape_control, one_line, CgklError, Result};
 use hdf5::types::TypeDescriptor;
 use hdf5::{Dataset, File};
 use std::fs;
@@ -44,27 +44,6 @@ pub struct ScoreField {
 /// A one-line `CgklError::Data` about the score field `src`.
 fn data_err(src: &str, msg: impl std::fmt::Display) -> CgklError {
     CgklError::Data(format!("score field '{src}': {msg}"))
-}
-
-/// Collapses any whitespace run (including newlines of a foreign message) into one space.
-fn one_line(s: impl std::fmt::Display) -> String {
-    s.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// A name from the file with control characters escaped (`\n` → `\\n`), so a message stays one line.
-fn printable(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 const FORMAT_HINT: &str =
@@ -434,8 +413,8 @@ fn open_dataset(file: &File, src: &str, name: &str) -> Result<Dataset> {
             Ok(m) => m
                 .iter()
                 .map(|m| match file.group(m) {
-                    Ok(_) => format!("{}/", printable(m)),
-                    Err(_) => printable(m),
+                    Ok(_) => format!("{}/", escape_control(m)),
+                    Err(_) => escape_control(m),
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
