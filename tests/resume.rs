@@ -5,7 +5,7 @@
 mod common;
 
 use cgkl::io::checkpoint::{checkpoint_dir, finished_files, save_run};
-use common::{cgkl, compare_groups, ok, refused};
+use common::{cgkl, compare_groups, fork_guard, ok, refused};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,13 +55,16 @@ fn a_killed_sweep_resumes_to_the_file_of_an_uninterrupted_one() {
     let mut args = vec!["--threads".to_string(), "1".into()];
     args.extend(sweep_args("cut.h5", VALUES, 32, &[]));
     let ckpt = checkpoint_dir(&d.join("cut.h5"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cgkl"))
-        .args(&args)
-        .current_dir(&d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = {
+        let _g = fork_guard();
+        Command::new(env!("CARGO_BIN_EXE_cgkl"))
+            .args(&args)
+            .current_dir(&d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while finished_files(&ckpt).unwrap().is_empty() {
         assert!(
@@ -120,7 +123,10 @@ fn resume_refuses_a_checkpoint_of_another_sweep() {
     r.name = cgkl::sweep::run_name(&spec, *mode, *projected, value);
     let ckpt = checkpoint_dir(&d.join("s.h5"));
     std::fs::create_dir(&ckpt).unwrap();
-    save_run(&ckpt, pb, &r).unwrap();
+    {
+        let _g = fork_guard();
+        save_run(&ckpt, pb, &r).unwrap();
+    }
 
     // other config: refused, naming the difference and the way out
     let o = cgkl(&sweep_args("s.h5", values, 8, &["--resume"]), &d);
@@ -147,7 +153,10 @@ fn resume_refuses_a_checkpoint_of_another_sweep() {
     ok(&cgkl(&sweep_args("s.h5", values, 16, &["--resume"]), &d));
     assert!(!ckpt.exists());
     std::fs::create_dir(&ckpt).unwrap();
-    save_run(&ckpt, pb, &r).unwrap();
+    {
+        let _g = fork_guard();
+        save_run(&ckpt, pb, &r).unwrap();
+    }
     ok(&cgkl(&sweep_args("s2.h5", values, 16, &[]), &d)); // another output: no conflict
     let o = cgkl(&sweep_args("s.h5", values, 8, &["--force"]), &d);
     ok(&o);

@@ -7,7 +7,7 @@
 mod common;
 
 use cgkl::io::checkpoint::{checkpoint_dir, save_run};
-use common::{cgkl, compare_groups, ok, refused};
+use common::{cgkl, compare_groups, fork_guard, ok, refused};
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
@@ -74,7 +74,10 @@ fn a_sharded_dt_sweep_merges_into_the_file_of_an_unsharded_one() {
         r.name = cgkl::sweep::run_name(&spec, *mode, *projected, value);
         let ckpt = checkpoint_dir(&d.join(file));
         std::fs::create_dir(&ckpt).unwrap();
-        save_run(&ckpt, pb, &r).unwrap();
+        {
+            let _g = fork_guard();
+            save_run(&ckpt, pb, &r).unwrap();
+        }
     }
     let s3 = dt_sweep(&["--shard", "3/3", "--out", "s3.h5", "--resume"]);
     refused(

@@ -7,17 +7,34 @@ use cgkl::io::h5util::{read_attr_str, read_attr_str_array};
 use hdf5::types::TypeDescriptor as TD;
 use hdf5::{Dataset, Group, Location};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 
 /// Attributes and datasets holding wall times, which may differ between two sweeps.
 pub const WALL: &[&str] = &["wall_s"];
 
+static FORK: Mutex<()> = Mutex::new(());
+
+/// Held around in-process HDF5 writes and around spawning `cgkl`. The HDF5 C library opens files
+/// without `O_CLOEXEC` and locks them with `flock`: a child forked (by another test thread) while
+/// this process has an HDF5 file open inherits the descriptor, and with it the lock, for its whole
+/// life, so the next `cgkl` that opens the file fails with "unable to lock file, errno = 11".
+pub fn fork_guard() -> MutexGuard<'static, ()> {
+    FORK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn cgkl(args: &[String], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cgkl"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
+    let child = {
+        let _g = fork_guard();
+        Command::new(env!("CARGO_BIN_EXE_cgkl"))
+            .args(args)
+            .current_dir(cwd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    child.wait_with_output().unwrap()
 }
 
 pub fn ok(o: &Output) {
