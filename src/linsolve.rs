@@ -25,7 +25,7 @@ use faer::linalg::cholesky::llt::factor::{LltParams, LltRegularization};
 use faer::linalg::lu::partial_pivoting::factor::PartialPivLuParams;
 use faer::sparse::linalg::cholesky::{
     factorize_symbolic_cholesky, CholeskySymbolicParams, LltRef, SymbolicCholesky,
-    SymmetricOrdering,
+    SymbolicCholeskyRaw, SymmetricOrdering,
 };
 use faer::sparse::linalg::lu::{factorize_symbolic_lu, LuSymbolicParams, NumericLu, SymbolicLu};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
@@ -141,6 +141,120 @@ struct CholPath {
     a: f64,
     g_values: Vec<f64>,
     work: Vec<f64>,
+    /// The fill-reducing permutation (`perm[k]` = cell eliminated k-th) and, in that order,
+    /// the scale `D` and a work vector, for [`supernodal_solve`].
+    perm: Vec<usize>,
+    scale_perm: Vec<f64>,
+    xperm: Vec<f64>,
+    /// Scratch of the longest supernode pattern.
+    tmp: Vec<f64>,
+}
+
+impl CholPath {
+    /// `v ← D (LLᵀ)⁻¹ D⁻¹ v` with the current factor: [`supernodal_solve`] in the elimination
+    /// order (faer's generic dense kernels cost more than the memory traffic on the many small
+    /// supernodes of a grid), or faer's solve for a simplicial factor.
+    fn apply_inverse(&mut self, v: &mut [f64]) {
+        if let SymbolicCholeskyRaw::Supernodal(sn) = self.symbolic.raw() {
+            for ((x, &cell), &d) in self.xperm.iter_mut().zip(&self.perm).zip(&self.scale_perm) {
+                *x = v[cell] / d;
+            }
+            supernodal_solve(sn, &self.l_values, &mut self.xperm, &mut self.tmp);
+            for ((&x, &cell), &d) in self.xperm.iter().zip(&self.perm).zip(&self.scale_perm) {
+                v[cell] = x * d;
+            }
+        } else {
+            let n = v.len();
+            v.iter_mut().zip(&self.scale).for_each(|(x, d)| *x /= d);
+            LltRef::new(&self.symbolic, &self.l_values).solve_in_place_with_conj(
+                Conj::No,
+                MatMut::from_column_major_slice_mut(v, n, 1),
+                Par::Seq,
+                MemStack::new(&mut self.mem),
+            );
+            v.iter_mut().zip(&self.scale).for_each(|(x, d)| *x *= d);
+        }
+    }
+}
+
+/// `Σ a_i b_i` with four independent partial sums (vectorisable; a fixed summation order, so
+/// the result does not depend on the thread count or the machine's vector width).
+#[inline]
+fn dot4(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ar.iter().zip(br) {
+        tail += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Solves `LLᵀ x = b` in place (`x` in the elimination order) for faer's supernodal factor:
+/// supernode s holds columns `[s₀, s₁)` as a dense column-major block of `w = s₁ − s₀` columns
+/// and `w + |P_s|` rows (the diagonal block, then the rows `P_s` below it). Forward
+/// (`L y = b`): `y_s = L_ss⁻¹ b_s`, `b_{P_s} −= L_{P_s,s} y_s`; backward (`Lᵀ x = y`):
+/// `x_s = L_ssᵀ⁻¹ (y_s − L_{P_s,s}ᵀ x_{P_s})`, supernodes in reverse. `tmp` holds max |P_s|.
+pub fn supernodal_solve(
+    sn: &faer::sparse::linalg::cholesky::supernodal::SymbolicSupernodalCholesky<usize>,
+    values: &[f64],
+    x: &mut [f64],
+    tmp: &mut [f64],
+) {
+    let begin = sn.supernode_begin();
+    let end = sn.supernode_end();
+    let cpr = sn.col_ptr_for_row_idx();
+    let cpv = sn.col_ptr_for_val();
+    let nnz = sn.nnz_per_super();
+    let rows = sn.row_idx();
+    let ns = sn.n_supernodes();
+    for s in 0..ns {
+        let (s0, s1) = (begin[s], end[s]);
+        let w = s1 - s0;
+        let pat = &rows[cpr[s]..cpr[s] + nnz[s]];
+        let r = w + pat.len();
+        let blk = &values[cpv[s]..cpv[s + 1]];
+        let t = &mut tmp[..pat.len()];
+        t.iter_mut().for_each(|v| *v = 0.0);
+        for j in 0..w {
+            let col = &blk[j * r..(j + 1) * r];
+            let xj = x[s0 + j] / col[j];
+            x[s0 + j] = xj;
+            for (xi, &l) in x[s0 + j + 1..s1].iter_mut().zip(&col[j + 1..w]) {
+                *xi -= l * xj;
+            }
+            for (ti, &l) in t.iter_mut().zip(&col[w..]) {
+                *ti += l * xj;
+            }
+        }
+        for (&i, &ti) in pat.iter().zip(t.iter()) {
+            x[i] -= ti;
+        }
+    }
+    for s in (0..ns).rev() {
+        let (s0, s1) = (begin[s], end[s]);
+        let w = s1 - s0;
+        let pat = &rows[cpr[s]..cpr[s] + nnz[s]];
+        let r = w + pat.len();
+        let blk = &values[cpv[s]..cpv[s + 1]];
+        let t = &mut tmp[..pat.len()];
+        for (ti, &i) in t.iter_mut().zip(pat) {
+            *ti = x[i];
+        }
+        for j in (0..w).rev() {
+            let col = &blk[j * r..(j + 1) * r];
+            let v = x[s0 + j] - dot4(&col[w..], t) - dot4(&col[j + 1..w], &x[s0 + j + 1..s1]);
+            x[s0 + j] = v / col[j];
+        }
+    }
 }
 
 impl SparseLu {
@@ -218,7 +332,11 @@ impl SparseLu {
             self.pattern(),
             Side::Lower,
             order,
-            CholeskySymbolicParams::default(),
+            CholeskySymbolicParams {
+                supernodal_flop_ratio_threshold:
+                    faer::sparse::linalg::SupernodalThreshold::FORCE_SUPERNODAL,
+                ..Default::default()
+            },
         )
         .map_err(|e| CgklError::Output(format!("symbolic Cholesky failed: {e:?}")))?;
         let par = Par::Seq;
@@ -237,7 +355,21 @@ impl SparseLu {
                     .map_err(|_| CgklError::Output("generator pattern is not symmetric".into()))?;
             }
         }
+        let perm = match symbolic.perm() {
+            Some(p) => p.arrays().0.to_vec(),
+            None => (0..self.n).collect(),
+        };
+        let max_pattern = match symbolic.raw() {
+            SymbolicCholeskyRaw::Supernodal(sn) => {
+                sn.nnz_per_super().iter().copied().max().unwrap_or(0)
+            }
+            SymbolicCholeskyRaw::Simplicial(_) => 0,
+        };
         Ok(CholPath {
+            perm,
+            scale_perm: vec![0.0; self.n],
+            xperm: vec![0.0; self.n],
+            tmp: vec![0.0; max_pattern],
             l_values: vec![0.0; symbolic.len_val()],
             symbolic,
             mem: MemBuffer::new(req),
@@ -293,6 +425,9 @@ impl SparseLu {
         let mid = 0.5 * (lo + hi);
         for (d, &p) in c.scale.iter_mut().zip(phi) {
             *d = (0.5 * c.kappa * (p - mid)).exp();
+        }
+        for (d, &cell) in c.scale_perm.iter_mut().zip(&c.perm) {
+            *d = c.scale[cell];
         }
         let gv = g.matrix().data();
         for (pos, v) in c.values.iter_mut().enumerate() {
@@ -385,52 +520,41 @@ impl SparseLu {
             unreachable!("active Cholesky path exists")
         };
         let n = self.n;
-        let llt = LltRef::new(&c.symbolic, &c.l_values);
-        let apply_inverse = |v: &mut [f64], scale: &[f64], mem: &mut MemBuffer| {
-            v.iter_mut().zip(scale).for_each(|(x, d)| *x /= d);
-            llt.solve_in_place_with_conj(
-                Conj::No,
-                MatMut::from_column_major_slice_mut(v, n, 1),
-                Par::Seq,
-                MemStack::new(mem),
-            );
-            v.iter_mut().zip(scale).for_each(|(x, d)| *x *= d);
-        };
         // x from the first solve; refine only if the similarity round-off shows in the mass
         // (1ᵀ(I − aG)x = 1ᵀx for the exact G), i.e. when a·max rate is large
-        c.work.copy_from_slice(b);
-        apply_inverse(&mut c.work, &c.scale, &mut c.mem);
-        let x = &c.work;
+        let mut x = std::mem::take(&mut c.work);
+        x.copy_from_slice(b);
+        c.apply_inverse(&mut x);
         let (sum_b, abs_b): (f64, f64) =
             b.iter().fold((0.0, 0.0), |(s, a), &v| (s + v, a + v.abs()));
         let sum_x: f64 = x.iter().sum();
         let defect = (sum_x - sum_b).abs();
         if defect <= REFINE_MASS_RTOL * abs_b {
-            b.copy_from_slice(x);
-            return;
-        }
-        // a non-negative right side (a probability vector) with a round-off-sized defect:
-        // rescaling x by Σb/Σx changes it by the same relative round-off the transform left
-        if defect <= RESCALE_MASS_RTOL * abs_b && sum_x > 0.0 && b.iter().all(|&v| v >= 0.0) {
+            b.copy_from_slice(&x);
+        } else if defect <= RESCALE_MASS_RTOL * abs_b && sum_x > 0.0 && b.iter().all(|&v| v >= 0.0)
+        {
+            // a non-negative right side (a probability vector) with a round-off-sized defect:
+            // rescaling x by Σb/Σx changes it by the same relative round-off the transform left
             let f = sum_b / sum_x;
-            b.iter_mut().zip(x).for_each(|(bi, &xi)| *bi = xi * f);
-            return;
-        }
-        // r = b − (I − aG) x
-        let r = b;
-        for (ri_, &xi) in r.iter_mut().zip(x.iter()) {
-            *ri_ -= xi;
-        }
-        for col in 0..n {
-            let xc = c.a * x[col];
-            for pos in cp[col]..cp[col + 1] {
-                r[ri[pos]] += c.g_values[pos] * xc;
+            b.iter_mut().zip(&x).for_each(|(bi, &xi)| *bi = xi * f);
+        } else {
+            // r = b − (I − aG) x, x += D (I − aS)⁻¹ D⁻¹ r
+            let r = b;
+            for (ri_, &xi) in r.iter_mut().zip(x.iter()) {
+                *ri_ -= xi;
+            }
+            for col in 0..n {
+                let xc = c.a * x[col];
+                for pos in cp[col]..cp[col + 1] {
+                    r[ri[pos]] += c.g_values[pos] * xc;
+                }
+            }
+            c.apply_inverse(r);
+            for (ri_, &xi) in r.iter_mut().zip(x.iter()) {
+                *ri_ += xi;
             }
         }
-        apply_inverse(r, &c.scale, &mut c.mem);
-        for (ri_, &xi) in r.iter_mut().zip(c.work.iter()) {
-            *ri_ += xi;
-        }
+        c.work = x;
     }
 
     /// Numeric factorisations performed so far.

@@ -127,12 +127,17 @@ enum Cmd {
         /// Grid side L.
         #[arg(long = "n", value_name = "L")]
         l: usize,
-        /// Relative L1 accuracy against the time-exact solution; sets the number of TR-BDF2 steps.
+        /// Relative L1 accuracy against the time-exact solution: sets the rational degree (from
+        /// its a-priori bound) or the number of TR-BDF2 steps (from a measured error constant).
         #[arg(long, default_value_t = cgkl::brelax::DEFAULT_RTOL)]
         rtol: f64,
-        /// Time stepping: trbdf2 (default; steps from --rtol or --steps) or exact (uniformization).
-        #[arg(long, default_value = "trbdf2")]
+        /// Time integration: rational (default; one factorisation, m solves), trbdf2 (fixed
+        /// steps) or exact (uniformization).
+        #[arg(long, default_value = "rational")]
         method: String,
+        /// Degree m of the rational method (overrides --rtol).
+        #[arg(long)]
+        degree: Option<usize>,
         /// Fixed number of TR-BDF2 steps (overrides --rtol).
         #[arg(long)]
         steps: Option<usize>,
@@ -651,34 +656,51 @@ fn run() -> anyhow::Result<()> {
             l,
             rtol,
             method,
+            degree,
             steps,
             check,
             out,
             force,
         } => {
             use cgkl::brelax::{self, Method};
-            let method = match (method.as_str(), steps) {
-                ("trbdf2", Some(0)) => {
+            let method = match (method.as_str(), degree, steps) {
+                (_, Some(0), _) => {
+                    return Err(CgklError::config("--degree", 0, "must be ≥ 1").into())
+                }
+                (_, _, Some(0)) => {
                     return Err(CgklError::config("--steps", 0, "must be ≥ 1").into())
                 }
-                ("trbdf2", Some(steps)) => Method::Trbdf2 { steps },
-                ("trbdf2", None) => Method::for_rtol(rtol)?,
-                ("exact", None) => Method::Uniformization { tol: 1e-14 },
-                ("exact", Some(_)) => {
+                ("rational", Some(degree), None) => {
+                    let max = cgkl::integrator::rational::MAX_DEGREE;
+                    if degree > max {
+                        return Err(CgklError::config(
+                            "--degree",
+                            degree,
+                            format!("the rational method is tabulated for degrees 1..={max}"),
+                        )
+                        .into());
+                    }
+                    Method::Rational { degree }
+                }
+                ("rational", None, None) => Method::for_rtol(l, rtol)?,
+                ("trbdf2", None, Some(steps)) => Method::Trbdf2 { steps },
+                ("trbdf2", None, None) => Method::trbdf2_for_rtol(rtol)?,
+                ("exact", None, None) => Method::Uniformization { tol: 1e-14 },
+                ("rational" | "trbdf2" | "exact", _, _) => {
                     return Err(CgklError::config(
-                        "--steps",
-                        steps.unwrap_or(0),
-                        "is for --method trbdf2; exact uses uniformization",
+                        "--method",
+                        method,
+                        "takes --degree only with rational and --steps only with trbdf2",
                     )
                     .into())
                 }
-                (other, _) => {
+                (other, _, _) => {
                     return Err(CgklError::config(
                         "--method",
                         other,
                         format!(
-                            "use trbdf2 or exact{}",
-                            did_you_mean(other, &["trbdf2", "exact"])
+                            "use rational, trbdf2 or exact{}",
+                            did_you_mean(other, &["rational", "trbdf2", "exact"])
                         ),
                     )
                     .into())
@@ -697,6 +719,19 @@ fn run() -> anyhow::Result<()> {
                 sol.mass_err,
                 sol.min_rho
             );
+            if !sol.phases.is_empty() {
+                let parts: Vec<String> = sol
+                    .phases
+                    .iter()
+                    .map(|(name, t)| format!("{name} {t:.3}"))
+                    .collect();
+                text.push_str(&format!("phases (s): {}\n", parts.join(", ")));
+            }
+            if let (Method::Rational { degree }, Some(b)) = (method, method.error_bound(l)) {
+                text.push_str(&format!(
+                    "a-priori L1 error bound ε_{degree}·χ(p₀) = {b:.2e} (requested {rtol:e})\n"
+                ));
+            }
             if check {
                 let t0 = std::time::Instant::now();
                 let r = brelax::reference(l)?;

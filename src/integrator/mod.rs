@@ -3,11 +3,13 @@
 
 mod explicit_euler;
 mod implicit_euler;
+pub mod rational;
 mod trbdf2;
 pub mod uniformization;
 
 pub use explicit_euler::ExplicitEuler;
 pub use implicit_euler::ImplicitEuler;
+pub use rational::RationalExp;
 pub use trbdf2::{StepControl, TrBdf2};
 pub use uniformization::Uniformization;
 
