@@ -14,10 +14,11 @@
 use crate::data::brelax_q;
 use crate::error::{CgklError, Result};
 use crate::flux::Flux;
-use crate::generator::Generator;
+use crate::generator::{five_point_pattern, Generator};
 use crate::grid::Grid;
 use crate::integrator::uniformization::Uniformization;
 use crate::integrator::{IntegratorKind, RationalExp};
+use crate::linsolve::SparseLu;
 use crate::partition::Partition;
 use crate::score::PotentialDrive;
 use std::time::Instant;
@@ -193,22 +194,41 @@ pub fn generator(l: usize) -> Result<Generator> {
 pub fn solve(l: usize, method: Method) -> Result<Solution> {
     check_l(l)?;
     let start = Instant::now();
-    let mut g = generator(l)?;
     let n = l * l;
     let mut p = vec![1.0 / n as f64; n];
     let mut phases = Vec::new();
-    match method {
-        Method::Rational { degree } => {
-            g.refresh(0.0)?;
-            phases.push(("assembly", start.elapsed().as_secs_f64()));
+    if let Method::Rational { degree } = method {
+        // the symbolic analysis needs only the pattern: it runs on a second thread while
+        // the rates are computed (independent work, so the result does not depend on it)
+        let grid = Grid::new(l, l)?;
+        let (col_ptr, row_idx, diag_pos) = five_point_pattern(grid);
+        let (lu, g) = std::thread::scope(|scope| {
+            let analysis = scope.spawn(|| {
+                let t = Instant::now();
+                let lu = SparseLu::for_pattern(l, &col_ptr, &row_idx, &diag_pos, Flux::PotentialSg);
+                (lu, t.elapsed().as_secs_f64())
+            });
             let t = Instant::now();
-            let mut r = RationalExp::new(&g, degree)?;
-            phases.push(("analysis", t.elapsed().as_secs_f64()));
-            r.apply_exp(&g, &mut p, T)?;
-            let (f, s) = r.last_times();
-            phases.push(("factorisation", f));
-            phases.push(("solves", s));
-        }
+            let g = generator(l).and_then(|mut g| g.refresh(0.0).map(|_| g));
+            let assembly = t.elapsed().as_secs_f64();
+            let (lu, analysis) = analysis
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            phases.push(("assembly", assembly));
+            phases.push(("analysis (in parallel with assembly)", analysis));
+            (lu, g)
+        });
+        let g = g?;
+        let mut r = RationalExp::with_solver(lu?, n, degree)?;
+        r.apply_exp(&g, &mut p, T)?;
+        let (f, s) = r.last_times();
+        phases.push(("factorisation", f));
+        phases.push(("solves", s));
+        return Ok(finish(l, p, method, start, phases));
+    }
+    let mut g = generator(l)?;
+    match method {
+        Method::Rational { .. } => unreachable!("handled above"),
         Method::Trbdf2 { steps } => {
             let mut integ = IntegratorKind::Trbdf2Fixed { substeps: steps }.build(&g)?;
             integ.advance(&mut g, &mut p, 0.0, T)?;
@@ -218,12 +238,23 @@ pub fn solve(l: usize, method: Method) -> Result<Solution> {
             Uniformization::new(n, tol).apply_exp(&g, &mut p, T);
         }
     }
+    Ok(finish(l, p, method, start, phases))
+}
+
+/// The solution from the final masses.
+fn finish(
+    l: usize,
+    p: Vec<f64>,
+    method: Method,
+    start: Instant,
+    phases: Vec<(&'static str, f64)>,
+) -> Solution {
     let wall_s = start.elapsed().as_secs_f64();
     let mass_err = (p.iter().sum::<f64>() - 1.0).abs();
-    let h2 = 1.0 / n as f64;
+    let h2 = 1.0 / (l * l) as f64;
     let rho: Vec<f64> = p.iter().map(|x| x / h2).collect();
     let min_rho = rho.iter().cloned().fold(f64::INFINITY, f64::min);
-    Ok(Solution {
+    Solution {
         l,
         rho,
         method,
@@ -231,7 +262,7 @@ pub fn solve(l: usize, method: Method) -> Result<Solution> {
         mass_err,
         min_rho,
         phases,
-    })
+    }
 }
 
 /// Relative L1 distance `‖a − b‖₁ / ‖b‖₁`.

@@ -35,6 +35,37 @@ pub struct Generator {
     grid: Grid,
 }
 
+/// The 5-point pattern of an `nx × ny` grid in CSC, built directly: column i holds the rows
+/// i−nx, i−1, i, i+1, i+nx that lie inside the grid, sorted. Returns
+/// `(col_ptr, row_idx, diag_pos)`, `diag_pos[i]` the position of entry (i, i).
+pub fn five_point_pattern(grid: Grid) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (nx, ny) = (grid.nx, grid.ny);
+    let n = grid.n();
+    let mut indptr = Vec::with_capacity(n + 1);
+    let mut indices = Vec::with_capacity(5 * n);
+    let mut diag_pos = Vec::with_capacity(n);
+    indptr.push(0);
+    for i in 0..n {
+        let (ix, iy) = (i % nx, i / nx);
+        if iy > 0 {
+            indices.push(i - nx);
+        }
+        if ix > 0 {
+            indices.push(i - 1);
+        }
+        diag_pos.push(indices.len());
+        indices.push(i);
+        if ix + 1 < nx {
+            indices.push(i + 1);
+        }
+        if iy + 1 < ny {
+            indices.push(i + nx);
+        }
+        indptr.push(indices.len());
+    }
+    (indptr, indices, diag_pos)
+}
+
 impl Generator {
     /// Pattern and conductances: `κ_ik/h²` with κ = 1 inside a block and `eps` across blocks.
     pub fn new(part: &Partition, eps: f64, flux: Flux, drive: Box<dyn Drive>) -> Self {
@@ -42,29 +73,7 @@ impl Generator {
         let n = grid.n();
         let h2 = grid.h() * grid.h();
         let pairs = grid.faces();
-        // the 5-point pattern in CSC directly: column i holds rows i−nx, i−1, i, i+1, i+nx
-        // (those inside the grid), already sorted
-        let (nx, ny) = (grid.nx, grid.ny);
-        let mut indptr = Vec::with_capacity(n + 1);
-        let mut indices = Vec::with_capacity(n + 2 * pairs.len());
-        indptr.push(0);
-        for i in 0..n {
-            let (ix, iy) = (i % nx, i / nx);
-            if iy > 0 {
-                indices.push(i - nx);
-            }
-            if ix > 0 {
-                indices.push(i - 1);
-            }
-            indices.push(i);
-            if ix + 1 < nx {
-                indices.push(i + 1);
-            }
-            if iy + 1 < ny {
-                indices.push(i + nx);
-            }
-            indptr.push(indices.len());
-        }
+        let (indptr, indices, diag_pos) = five_point_pattern(grid);
         let data = vec![0.0; indices.len()];
         let mat: CsMat<f64> = CsMat::new_csc((n, n), indptr, indices, data);
         let pos = |row: usize, col: usize| -> usize {
@@ -88,7 +97,6 @@ impl Generator {
                 pos_ik: pos(i, k),
             })
             .collect();
-        let diag_pos = (0..n).map(|i| pos(i, i)).collect();
         let col_ptr = mat.indptr().raw_storage().to_vec();
         Self {
             mat,

@@ -42,6 +42,7 @@ pub mod shard;
 pub mod simd_state;
 pub mod splitting;
 pub mod study;
+pub mod supernodal;
 pub mod sweep;
 
 pub use error::{CgklError, Result};

@@ -7,8 +7,11 @@
 //! `D = diag(√π)` and S symmetric, `S_ki = √(G_ki G_ik)`, and `I − aS` is symmetric positive
 //! definite. Then `x = D (I − aS)⁻¹ D⁻¹ b` by a sparse Cholesky `LLᵀ` in geometric
 //! nested-dissection order ([`nested_dissection`]; `CGKL_ORDERING=amd` in the environment selects
-//! faer's AMD instead, for comparisons): at 512² the symbolic analysis takes 0.08 s (AMD: 0.19 s)
-//! and the numeric factorisation 0.23 s (AMD: 0.29 s; the COLAMD LU: ≈ 1 s). The similarity transform leaves a round-off
+//! faer's AMD instead, for comparisons): faer's symbolic supernodal analysis (0.08 s at 512²; AMD
+//! 0.19 s), then our numeric factorisation and solves on it ([`crate::supernodal`]: the two
+//! halves of the first dissection on two threads, bit-identical whatever the thread count;
+//! 0.11 s and 18 ms per solve at 512², against 0.23 s and 38 ms with faer's sequential
+//! ones; the COLAMD LU: ≈ 1 s). The similarity transform leaves a round-off
 //! error ≈ ε·a·max rate, visible in the mass (`|Σx − Σb|`): above 1e-15·Σ|b| a solve of a
 //! non-negative right side is rescaled to Σb (a change of the same relative size as the
 //! round-off), and a larger defect or a signed right side gets one step of iterative refinement
@@ -20,6 +23,7 @@
 
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
+use crate::supernodal::SupernodalFactor;
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::cholesky::llt::factor::{LltParams, LltRegularization};
 use faer::linalg::lu::partial_pivoting::factor::PartialPivLuParams;
@@ -113,6 +117,19 @@ pub fn nested_dissection(nx: usize, ny: usize) -> (Vec<usize>, Vec<usize>) {
     (fwd, inv)
 }
 
+/// Cells before the first separator of [`nested_dissection`] (the first half it orders), or
+/// None if the grid is too small to be cut.
+fn nested_dissection_first_half(nx: usize, ny: usize) -> Option<usize> {
+    if nx * ny <= 16 || (nx < 3 && ny < 3) {
+        return None;
+    }
+    Some(if nx >= ny {
+        (nx / 2) * ny
+    } else {
+        nx * (ny / 2)
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Path {
     Lu,
@@ -142,24 +159,25 @@ struct CholPath {
     g_values: Vec<f64>,
     work: Vec<f64>,
     /// The fill-reducing permutation (`perm[k]` = cell eliminated k-th) and, in that order,
-    /// the scale `D` and a work vector, for [`supernodal_solve`].
+    /// the scale `D` and a work vector, for [`SupernodalFactor`].
     perm: Vec<usize>,
     scale_perm: Vec<f64>,
     xperm: Vec<f64>,
-    /// Scratch of the longest supernode pattern.
-    tmp: Vec<f64>,
+    /// Our two-thread supernodal factor (None: faer's simplicial factor in `l_values`).
+    fac: Option<SupernodalFactor>,
 }
 
 impl CholPath {
-    /// `v ← D (LLᵀ)⁻¹ D⁻¹ v` with the current factor: [`supernodal_solve`] in the elimination
-    /// order (faer's generic dense kernels cost more than the memory traffic on the many small
-    /// supernodes of a grid), or faer's solve for a simplicial factor.
+    /// `v ← D (LLᵀ)⁻¹ D⁻¹ v` with the current factor: [`SupernodalFactor::solve_in_place`] in
+    /// the elimination order, or faer's solve for a simplicial factor.
     fn apply_inverse(&mut self, v: &mut [f64]) {
-        if let SymbolicCholeskyRaw::Supernodal(sn) = self.symbolic.raw() {
+        if let (SymbolicCholeskyRaw::Supernodal(sn), Some(fac)) =
+            (self.symbolic.raw(), self.fac.as_mut())
+        {
             for ((x, &cell), &d) in self.xperm.iter_mut().zip(&self.perm).zip(&self.scale_perm) {
                 *x = v[cell] / d;
             }
-            supernodal_solve(sn, &self.l_values, &mut self.xperm, &mut self.tmp);
+            fac.solve_in_place(sn, &mut self.xperm);
             for ((&x, &cell), &d) in self.xperm.iter().zip(&self.perm).zip(&self.scale_perm) {
                 v[cell] = x * d;
             }
@@ -177,104 +195,44 @@ impl CholPath {
     }
 }
 
-/// `Σ a_i b_i` with four independent partial sums (vectorisable; a fixed summation order, so
-/// the result does not depend on the thread count or the machine's vector width).
-#[inline]
-fn dot4(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 4];
-    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for l in 0..4 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut tail = 0.0;
-    for (x, y) in ar.iter().zip(br) {
-        tail += x * y;
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
-}
-
-/// Solves `LLᵀ x = b` in place (`x` in the elimination order) for faer's supernodal factor:
-/// supernode s holds columns `[s₀, s₁)` as a dense column-major block of `w = s₁ − s₀` columns
-/// and `w + |P_s|` rows (the diagonal block, then the rows `P_s` below it). Forward
-/// (`L y = b`): `y_s = L_ss⁻¹ b_s`, `b_{P_s} −= L_{P_s,s} y_s`; backward (`Lᵀ x = y`):
-/// `x_s = L_ssᵀ⁻¹ (y_s − L_{P_s,s}ᵀ x_{P_s})`, supernodes in reverse. `tmp` holds max |P_s|.
-pub fn supernodal_solve(
-    sn: &faer::sparse::linalg::cholesky::supernodal::SymbolicSupernodalCholesky<usize>,
-    values: &[f64],
-    x: &mut [f64],
-    tmp: &mut [f64],
-) {
-    let begin = sn.supernode_begin();
-    let end = sn.supernode_end();
-    let cpr = sn.col_ptr_for_row_idx();
-    let cpv = sn.col_ptr_for_val();
-    let nnz = sn.nnz_per_super();
-    let rows = sn.row_idx();
-    let ns = sn.n_supernodes();
-    for s in 0..ns {
-        let (s0, s1) = (begin[s], end[s]);
-        let w = s1 - s0;
-        let pat = &rows[cpr[s]..cpr[s] + nnz[s]];
-        let r = w + pat.len();
-        let blk = &values[cpv[s]..cpv[s + 1]];
-        let t = &mut tmp[..pat.len()];
-        t.iter_mut().for_each(|v| *v = 0.0);
-        for j in 0..w {
-            let col = &blk[j * r..(j + 1) * r];
-            let xj = x[s0 + j] / col[j];
-            x[s0 + j] = xj;
-            for (xi, &l) in x[s0 + j + 1..s1].iter_mut().zip(&col[j + 1..w]) {
-                *xi -= l * xj;
-            }
-            for (ti, &l) in t.iter_mut().zip(&col[w..]) {
-                *ti += l * xj;
-            }
-        }
-        for (&i, &ti) in pat.iter().zip(t.iter()) {
-            x[i] -= ti;
-        }
-    }
-    for s in (0..ns).rev() {
-        let (s0, s1) = (begin[s], end[s]);
-        let w = s1 - s0;
-        let pat = &rows[cpr[s]..cpr[s] + nnz[s]];
-        let r = w + pat.len();
-        let blk = &values[cpv[s]..cpv[s + 1]];
-        let t = &mut tmp[..pat.len()];
-        for (ti, &i) in t.iter_mut().zip(pat) {
-            *ti = x[i];
-        }
-        for j in (0..w).rev() {
-            let col = &blk[j * r..(j + 1) * r];
-            let v = x[s0 + j] - dot4(&col[w..], t) - dot4(&col[j + 1..w], &x[s0 + j + 1..s1]);
-            x[s0 + j] = v / col[j];
-        }
-    }
-}
-
 impl SparseLu {
     /// Symbolic analysis of G's pattern (done once): Cholesky for a reversible flux, otherwise LU.
     pub fn new(g: &Generator) -> Result<Self> {
         let m = g.matrix();
-        let n = m.rows();
+        Self::for_pattern(
+            g.grid().nx,
+            m.indptr().raw_storage(),
+            m.indices(),
+            g.diag_positions(),
+            g.flux(),
+        )
+    }
+
+    /// The same analysis from the pattern alone (CSC `col_ptr`, `row_idx`, the diagonal's
+    /// positions, a grid row length `nx` for the ordering) and the flux, before any rate is
+    /// known: the analysis can run while the rates are computed. The generators factorised later
+    /// must have exactly this pattern.
+    pub fn for_pattern(
+        nx: usize,
+        col_ptr: &[usize],
+        row_idx: &[usize],
+        diag_pos: &[usize],
+        flux: crate::flux::Flux,
+    ) -> Result<Self> {
+        let n = col_ptr.len().saturating_sub(1);
         let mut s = Self {
             n,
-            nx: g.grid().nx,
-            col_ptr: m.indptr().raw_storage().to_vec(),
-            row_idx: m.indices().to_vec(),
-            diag_pos: g.diag_positions().to_vec(),
+            nx,
+            col_ptr: col_ptr.to_vec(),
+            row_idx: row_idx.to_vec(),
+            diag_pos: diag_pos.to_vec(),
             lu: None,
             chol: None,
             active: None,
             key: None,
             factorizations: 0,
         };
-        match g.flux().reversibility_exponent() {
+        match flux.reversibility_exponent() {
             Some(kappa) => s.chol = Some(s.chol_path(kappa)?),
             None => s.lu = Some(s.lu_path()?),
         }
@@ -345,32 +303,49 @@ impl SparseLu {
             symbolic.solve_in_place_scratch::<f64>(1, par),
         ]);
         let (cp, ri) = (&self.col_ptr, &self.row_idx);
+        // position of (col, row) for each (row, col): columns visited in order fill each
+        // column's sorted rows in order (a CSC transpose; the pattern is symmetric, checked)
         let mut transpose = vec![0; ri.len()];
+        let mut cursor: Vec<usize> = cp[..self.n].to_vec();
         for col in 0..self.n {
             for pos in cp[col]..cp[col + 1] {
                 let row = ri[pos];
-                let (a, b) = (cp[row], cp[row + 1]);
-                transpose[pos] = a + ri[a..b]
-                    .binary_search(&col)
-                    .map_err(|_| CgklError::Output("generator pattern is not symmetric".into()))?;
+                let at = cursor[row];
+                if at >= cp[row + 1] || ri[at] != col {
+                    return Err(CgklError::Output(
+                        "generator pattern is not symmetric".into(),
+                    ));
+                }
+                transpose[pos] = at;
+                cursor[row] += 1;
             }
         }
         let perm = match symbolic.perm() {
             Some(p) => p.arrays().0.to_vec(),
             None => (0..self.n).collect(),
         };
-        let max_pattern = match symbolic.raw() {
+        // our own two-thread factorisation on faer's supernodal structure; the split at the
+        // first nested-dissection cut holds when faer kept our ordering as given
+        let (fac, len_l) = match symbolic.raw() {
             SymbolicCholeskyRaw::Supernodal(sn) => {
-                sn.nnz_per_super().iter().copied().max().unwrap_or(0)
+                let n1 = (perm == fwd)
+                    .then(|| nested_dissection_first_half(self.nx, self.n / self.nx.max(1)))
+                    .flatten();
+                let inv: Vec<usize> = {
+                    let mut inv = vec![0; self.n];
+                    perm.iter().enumerate().for_each(|(k, &c)| inv[c] = k);
+                    inv
+                };
+                (Some(SupernodalFactor::new(sn, cp, ri, &inv, n1)), 0)
             }
-            SymbolicCholeskyRaw::Simplicial(_) => 0,
+            SymbolicCholeskyRaw::Simplicial(_) => (None, symbolic.len_val()),
         };
         Ok(CholPath {
             perm,
             scale_perm: vec![0.0; self.n],
             xperm: vec![0.0; self.n],
-            tmp: vec![0.0; max_pattern],
-            l_values: vec![0.0; symbolic.len_val()],
+            fac,
+            l_values: vec![0.0; len_l],
             symbolic,
             mem: MemBuffer::new(req),
             values: vec![0.0; ri.len()],
@@ -438,6 +413,10 @@ impl SparseLu {
         }
         c.g_values.copy_from_slice(gv);
         c.a = a;
+        if let (SymbolicCholeskyRaw::Supernodal(sn), Some(fac)) = (c.symbolic.raw(), c.fac.as_mut())
+        {
+            return fac.factorize(sn, &c.values);
+        }
         let sym = pattern(self.n, &self.col_ptr, &self.row_idx);
         c.symbolic
             .factorize_numeric_llt::<f64>(

@@ -184,6 +184,11 @@ pub struct RationalExp {
 impl RationalExp {
     /// The degree-m approximation (1 ≤ m ≤ [`MAX_DEGREE`]) for G's pattern.
     pub fn new(g: &Generator, degree: usize) -> Result<Self> {
+        Self::with_solver(SparseLu::new(g)?, g.n(), degree)
+    }
+
+    /// The same with a solver already analysed for G's pattern ([`SparseLu::for_pattern`]).
+    pub fn with_solver(lu: SparseLu, n: usize, degree: usize) -> Result<Self> {
         if !(1..=MAX_DEGREE).contains(&degree) {
             return Err(CgklError::config(
                 "degree",
@@ -193,9 +198,9 @@ impl RationalExp {
         }
         Ok(Self {
             degree,
-            lu: SparseLu::new(g)?,
-            v: vec![0.0; g.n()],
-            acc: vec![0.0; g.n()],
+            lu,
+            v: vec![0.0; n],
+            acc: vec![0.0; n],
             times: (0.0, 0.0),
         })
     }
