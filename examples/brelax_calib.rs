@@ -1,7 +1,10 @@
-//! The error model behind `cgkl brelax --rtol`: fixed-step TR-BDF2 on B-relax (SPEC §8) against
-//! the time-exact solution (uniformization at 1e-14) for N = 2…16 steps; prints the relative L1
-//! error and C = error·N² (≈ 0.0093, independent of L; `brelax::TRBDF2_ERROR_CONSTANT` keeps a
-//! 1.6× margin).
+//! The accuracy behind `cgkl brelax --rtol`, against the time-exact solution (uniformization at
+//! 1e-14) of B-relax (SPEC §8):
+//! - the rational exponential (the default) for degrees m = 1…12: its relative L1 error next to
+//!   the a-priori bound ε_m·χ(p₀) that `--rtol` uses to pick m (the bound must hold; the ratio
+//!   shows how conservative it is);
+//! - fixed-step TR-BDF2 for N = 2…16 steps: error and C = error·N² (≈ 0.0093, independent of L;
+//!   `brelax::TRBDF2_ERROR_CONSTANT` keeps a 1.6× margin).
 //!
 //! `cargo run --release --example brelax_calib -- [L ...]` (default 64 128 256; 512 takes ~25 s
 //! for its reference).
@@ -32,11 +35,25 @@ fn run() -> anyhow::Result<()> {
             "L = {l}: time-exact reference in {:.1} s",
             t0.elapsed().as_secs_f64()
         );
+        for degree in 1..=cgkl::integrator::rational::MAX_DEGREE {
+            let m = Method::Rational { degree };
+            let s = solve(l, m)?;
+            let e = rel_l1(&s.rho, &r);
+            let bound = m.error_bound(l).unwrap_or(f64::NAN);
+            println!(
+                "  rational m = {degree:>2}: error {e:.3e}  bound {bound:.3e}  error/bound {:.2}{}  wall {:.3} s  mass error {:.1e}  min ρ {:.3}",
+                e / bound,
+                if e <= bound { "" } else { "  BOUND VIOLATED" },
+                s.wall_s,
+                s.mass_err,
+                s.min_rho
+            );
+        }
         for steps in [2usize, 3, 4, 6, 8, 12, 16] {
             let s = solve(l, Method::Trbdf2 { steps })?;
             let e = rel_l1(&s.rho, &r);
             println!(
-                "  N = {steps:>2}: error {e:.3e}  C = error·N² = {:.4}  wall {:.3} s  mass error {:.1e}  min ρ {:.3}",
+                "  TR-BDF2 N = {steps:>2}: error {e:.3e}  C = error·N² = {:.4}  wall {:.3} s  mass error {:.1e}  min ρ {:.3}",
                 e * (steps * steps) as f64,
                 s.wall_s,
                 s.mass_err,
