@@ -297,11 +297,17 @@ impl SparseLu {
             },
         )
         .map_err(|e| CgklError::Output(format!("symbolic Cholesky failed: {e:?}")))?;
-        let par = Par::Seq;
-        let req = StackReq::any_of(&[
-            symbolic.factorize_numeric_llt_scratch::<f64>(par, Spec::<LltParams, f64>::default()),
-            symbolic.solve_in_place_scratch::<f64>(1, par),
-        ]);
+        // faer's numeric workspace only for a simplicial factor (ours brings its own)
+        let req = match symbolic.raw() {
+            SymbolicCholeskyRaw::Simplicial(_) => StackReq::any_of(&[
+                symbolic.factorize_numeric_llt_scratch::<f64>(
+                    Par::Seq,
+                    Spec::<LltParams, f64>::default(),
+                ),
+                symbolic.solve_in_place_scratch::<f64>(1, Par::Seq),
+            ]),
+            SymbolicCholeskyRaw::Supernodal(_) => StackReq::EMPTY,
+        };
         let (cp, ri) = (&self.col_ptr, &self.row_idx);
         // position of (col, row) for each (row, col): columns visited in order fill each
         // column's sorted rows in order (a CSC transpose; the pattern is symmetric, checked)
