@@ -645,3 +645,54 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// Thin, odd and tiny grids (where the nested dissection has no cut, or the split of
+    /// [`crate::supernodal`] does not apply) solve the same systems as the LU.
+    #[test]
+    fn odd_grid_shapes_agree_with_lu() {
+        for (nx, ny) in [
+            (1, 7),
+            (7, 1),
+            (2, 2),
+            (3, 50),
+            (50, 3),
+            (17, 5),
+            (5, 17),
+            (31, 33),
+        ] {
+            let ov: Vec<String> = [
+                format!("grid.nx={nx}"),
+                format!("grid.ny={ny}"),
+                "partition.bx=1".into(),
+                "partition.by=1".into(),
+                "data.kind=textured".into(),
+                "forward.eps_fwd=0.3".into(),
+            ]
+            .to_vec();
+            let pb = Config::from_toml_with_overrides("", &ov)
+                .unwrap()
+                .validate()
+                .unwrap();
+            let mut g = pb.generator().unwrap();
+            g.refresh(0.01).unwrap();
+            let mut fast = SparseLu::new(&g).unwrap();
+            let mut lu = SparseLu::new_lu(&g).unwrap();
+            for a in [1e-4, 0.3] {
+                fast.factor(&g, a, 0.0).unwrap();
+                lu.factor(&g, a, 0.0).unwrap();
+                assert_eq!(fast.path(), Some("cholesky"), "{nx}×{ny}");
+                let (mut x, mut y) = (pb.p0.clone(), pb.p0.clone());
+                fast.solve_in_place(&mut x).unwrap();
+                lu.solve_in_place(&mut y).unwrap();
+                let d: f64 = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).sum();
+                assert!(d < 1e-12, "{nx}×{ny}, a = {a}: paths differ by {d:.2e}");
+                assert!((x.iter().sum::<f64>() - 1.0).abs() < 1e-14, "{nx}×{ny}");
+            }
+        }
+    }
+}
