@@ -151,37 +151,48 @@ impl SupernodalFactor {
             sup_of[begin[s]..end[s]].iter_mut().for_each(|x| *x = s);
         }
         let split = n1.and_then(|n1| Split::find(sn, n1));
-        // K's lower entries → L's values, grouped by the region (A, B, R) that holds them
+        // K's lower entries → L's values, grouped by the region (A, B, R) that holds them; the
+        // columns in two halves on two threads
         let bounds = split.map_or([cpv[ns]; 2], |sp| [cpv[sp.a_end], cpv[sp.b_end]]);
-        let mut regions: [Vec<(usize, usize)>; 3] = Default::default();
-        for col in 0..n {
-            for (pos, &row) in row_idx
-                .iter()
-                .enumerate()
-                .take(col_ptr[col + 1])
-                .skip(col_ptr[col])
-            {
-                let (r, c) = (inv[row], inv[col]);
-                if r < c {
-                    continue;
+        let map_cols = |cols: Range<usize>| {
+            let mut regions: [Vec<(usize, usize)>; 3] = Default::default();
+            for col in cols {
+                for (pos, &row) in row_idx
+                    .iter()
+                    .enumerate()
+                    .take(col_ptr[col + 1])
+                    .skip(col_ptr[col])
+                {
+                    let (r, c) = (inv[row], inv[col]);
+                    if r < c {
+                        continue;
+                    }
+                    let t = sup_of[c];
+                    let w = end[t] - begin[t];
+                    let lr = if r < end[t] {
+                        r - begin[t]
+                    } else {
+                        let pat = &sn.row_idx()[cpr[t]..][..nnz[t]];
+                        w + pat
+                            .binary_search(&r)
+                            .unwrap_or_else(|_| unreachable!("K's entries lie in L's pattern"))
+                    };
+                    let dst = cpv[t] + (c - begin[t]) * (w + nnz[t]) + lr;
+                    let region = usize::from(dst >= bounds[0]) + usize::from(dst >= bounds[1]);
+                    regions[region].push((pos, dst));
                 }
-                let t = sup_of[c];
-                let w = end[t] - begin[t];
-                let lr = if r < end[t] {
-                    r - begin[t]
-                } else {
-                    let pat = &sn.row_idx()[cpr[t]..][..nnz[t]];
-                    w + pat
-                        .binary_search(&r)
-                        .unwrap_or_else(|_| unreachable!("K's entries lie in L's pattern"))
-                };
-                let dst = cpv[t] + (c - begin[t]) * (w + nnz[t]) + lr;
-                let region = usize::from(dst >= bounds[0]) + usize::from(dst >= bounds[1]);
-                regions[region].push((pos, dst));
             }
-        }
-        let map_ends = [regions[0].len(), regions[0].len() + regions[1].len()];
-        let val_map = regions.concat();
+            regions
+        };
+        let values = vec![0.0; cpv[ns]];
+        let (lo, hi) = rayon::join(|| map_cols(0..n / 2), || map_cols(n / 2..n));
+        let map_ends = [
+            lo[0].len() + hi[0].len(),
+            lo[0].len() + hi[0].len() + lo[1].len() + hi[1].len(),
+        ];
+        let val_map = [&lo[0], &hi[0], &lo[1], &hi[1], &lo[2], &hi[2]]
+            .map(|v| v.as_slice())
+            .concat();
         let max_p = nnz.iter().copied().max().unwrap_or(0);
         let max_w = (0..ns).map(|s| end[s] - begin[s]).max().unwrap_or(0);
         let (far, far_rows) = match split {
@@ -193,7 +204,7 @@ impl SupernodalFactor {
             val_map,
             map_ends,
             split,
-            values: vec![0.0; cpv[ns]],
+            values,
             scratch: [
                 Scratch::new(max_p, max_w, far, far_rows),
                 Scratch::new(
