@@ -23,13 +23,11 @@
 
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
-use crate::supernodal::SupernodalFactor;
+use crate::supernodal::{grid_structure, Structure, SupernodalFactor};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
-use faer::linalg::cholesky::llt::factor::{LltParams, LltRegularization};
 use faer::linalg::lu::partial_pivoting::factor::PartialPivLuParams;
 use faer::sparse::linalg::cholesky::{
-    factorize_symbolic_cholesky, CholeskySymbolicParams, LltRef, SymbolicCholesky,
-    SymbolicCholeskyRaw, SymmetricOrdering,
+    factorize_symbolic_cholesky, CholeskySymbolicParams, SymbolicCholeskyRaw, SymmetricOrdering,
 };
 use faer::sparse::linalg::lu::{factorize_symbolic_lu, LuSymbolicParams, NumericLu, SymbolicLu};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
@@ -117,16 +115,16 @@ pub fn nested_dissection(nx: usize, ny: usize) -> (Vec<usize>, Vec<usize>) {
     (fwd, inv)
 }
 
-/// Cells before the first separator of [`nested_dissection`] (the first half it orders), or
-/// None if the grid is too small to be cut.
-fn nested_dissection_first_half(nx: usize, ny: usize) -> Option<usize> {
+/// The first cut of [`nested_dissection`]: `(n1, n_sep)`, the cells of the first half and of
+/// the separator (ordered last), or None if the grid is too small to be cut.
+fn nested_dissection_top(nx: usize, ny: usize) -> Option<(usize, usize)> {
     if nx * ny <= 16 || (nx < 3 && ny < 3) {
         return None;
     }
     Some(if nx >= ny {
-        (nx / 2) * ny
+        ((nx / 2) * ny, ny)
     } else {
-        nx * (ny / 2)
+        (nx * (ny / 2), nx)
     })
 }
 
@@ -144,9 +142,6 @@ struct LuPath {
 }
 
 struct CholPath {
-    symbolic: SymbolicCholesky<usize>,
-    l_values: Vec<f64>,
-    mem: MemBuffer,
     /// `I − aS` on G's pattern.
     values: Vec<f64>,
     /// Position of G[i,k] for the entry G[k,i] at each position.
@@ -163,34 +158,19 @@ struct CholPath {
     perm: Vec<usize>,
     scale_perm: Vec<f64>,
     xperm: Vec<f64>,
-    /// Our two-thread supernodal factor (None: faer's simplicial factor in `l_values`).
-    fac: Option<SupernodalFactor>,
+    /// The supernodal factor (two threads when the ordering splits in two halves).
+    fac: SupernodalFactor,
 }
 
 impl CholPath {
-    /// `v ← D (LLᵀ)⁻¹ D⁻¹ v` with the current factor: [`SupernodalFactor::solve_in_place`] in
-    /// the elimination order, or faer's solve for a simplicial factor.
+    /// `v ← D (LLᵀ)⁻¹ D⁻¹ v` with the current factor, in the elimination order.
     fn apply_inverse(&mut self, v: &mut [f64]) {
-        if let (SymbolicCholeskyRaw::Supernodal(sn), Some(fac)) =
-            (self.symbolic.raw(), self.fac.as_mut())
-        {
-            for ((x, &cell), &d) in self.xperm.iter_mut().zip(&self.perm).zip(&self.scale_perm) {
-                *x = v[cell] / d;
-            }
-            fac.solve_in_place(sn, &mut self.xperm);
-            for ((&x, &cell), &d) in self.xperm.iter().zip(&self.perm).zip(&self.scale_perm) {
-                v[cell] = x * d;
-            }
-        } else {
-            let n = v.len();
-            v.iter_mut().zip(&self.scale).for_each(|(x, d)| *x /= d);
-            LltRef::new(&self.symbolic, &self.l_values).solve_in_place_with_conj(
-                Conj::No,
-                MatMut::from_column_major_slice_mut(v, n, 1),
-                Par::Seq,
-                MemStack::new(&mut self.mem),
-            );
-            v.iter_mut().zip(&self.scale).for_each(|(x, d)| *x *= d);
+        for ((x, &cell), &d) in self.xperm.iter_mut().zip(&self.perm).zip(&self.scale_perm) {
+            *x = v[cell] / d;
+        }
+        self.fac.solve_in_place(&mut self.xperm);
+        for ((&x, &cell), &d) in self.xperm.iter().zip(&self.perm).zip(&self.scale_perm) {
+            v[cell] = x * d;
         }
     }
 }
@@ -280,34 +260,6 @@ impl SparseLu {
     }
 
     fn chol_path(&self, kappa: f64) -> Result<CholPath> {
-        let (fwd, inv) = nested_dissection(self.nx, self.n / self.nx.max(1));
-        let order = if std::env::var_os("CGKL_ORDERING").is_some_and(|v| v == "amd") {
-            SymmetricOrdering::Amd
-        } else {
-            SymmetricOrdering::Custom(faer::perm::PermRef::new_checked(&fwd, &inv, self.n))
-        };
-        let symbolic = factorize_symbolic_cholesky(
-            self.pattern(),
-            Side::Lower,
-            order,
-            CholeskySymbolicParams {
-                supernodal_flop_ratio_threshold:
-                    faer::sparse::linalg::SupernodalThreshold::FORCE_SUPERNODAL,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| CgklError::Output(format!("symbolic Cholesky failed: {e:?}")))?;
-        // faer's numeric workspace only for a simplicial factor (ours brings its own)
-        let req = match symbolic.raw() {
-            SymbolicCholeskyRaw::Simplicial(_) => StackReq::any_of(&[
-                symbolic.factorize_numeric_llt_scratch::<f64>(
-                    Par::Seq,
-                    Spec::<LltParams, f64>::default(),
-                ),
-                symbolic.solve_in_place_scratch::<f64>(1, Par::Seq),
-            ]),
-            SymbolicCholeskyRaw::Supernodal(_) => StackReq::EMPTY,
-        };
         let (cp, ri) = (&self.col_ptr, &self.row_idx);
         // position of (col, row) for each (row, col): columns visited in order fill each
         // column's sorted rows in order (a CSC transpose; the pattern is symmetric, checked)
@@ -326,34 +278,58 @@ impl SparseLu {
                 cursor[row] += 1;
             }
         }
-        let perm = match symbolic.perm() {
-            Some(p) => p.arrays().0.to_vec(),
-            None => (0..self.n).collect(),
-        };
-        // our own two-thread factorisation on faer's supernodal structure; the split at the
-        // first nested-dissection cut holds when faer kept our ordering as given
-        let (fac, len_l) = match symbolic.raw() {
-            SymbolicCholeskyRaw::Supernodal(sn) => {
-                let n1 = (perm == fwd)
-                    .then(|| nested_dissection_first_half(self.nx, self.n / self.nx.max(1)))
-                    .flatten();
-                let inv: Vec<usize> = {
-                    let mut inv = vec![0; self.n];
-                    perm.iter().enumerate().for_each(|(k, &c)| inv[c] = k);
-                    inv
+        let (nx, ny) = (self.nx, self.n / self.nx.max(1));
+        let (fwd, inv) = nested_dissection(nx, ny);
+        let amd = std::env::var_os("CGKL_ORDERING").is_some_and(|v| v == "amd");
+        let top = nested_dissection_top(nx, ny).filter(|_| !amd);
+        // a grid cut in two: faer's analysis of the two halves on two threads; otherwise (AMD,
+        // tiny grids) one analysis of the whole matrix
+        let grid = top.and_then(|(n1, n_sep)| {
+            grid_structure(&self.col_ptr, &self.row_idx, &fwd, &inv, n1, n_sep)
+        });
+        let (perm, structure) = match grid {
+            Some(st) => (fwd.clone(), st),
+            None => {
+                let order = if amd {
+                    SymmetricOrdering::Amd
+                } else {
+                    SymmetricOrdering::Custom(faer::perm::PermRef::new_checked(&fwd, &inv, self.n))
                 };
-                (Some(SupernodalFactor::new(sn, cp, ri, &inv, n1)), 0)
+                let symbolic = factorize_symbolic_cholesky(
+                    self.pattern(),
+                    Side::Lower,
+                    order,
+                    CholeskySymbolicParams {
+                        supernodal_flop_ratio_threshold:
+                            faer::sparse::linalg::SupernodalThreshold::FORCE_SUPERNODAL,
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| CgklError::Output(format!("symbolic Cholesky failed: {e:?}")))?;
+                let SymbolicCholeskyRaw::Supernodal(sn) = symbolic.raw() else {
+                    return Err(CgklError::Output(
+                        "faer returned a simplicial Cholesky structure where a supernodal one \
+                         was forced"
+                            .into(),
+                    ));
+                };
+                let perm = match symbolic.perm() {
+                    Some(p) => p.arrays().0.to_vec(),
+                    None => (0..self.n).collect(),
+                };
+                (perm, Structure::from_faer(sn))
             }
-            SymbolicCholeskyRaw::Simplicial(_) => (None, symbolic.len_val()),
         };
+        let mut pinv = vec![0; self.n];
+        perm.iter().enumerate().for_each(|(k, &c)| pinv[c] = k);
+        // the split at the first cut holds when the elimination order is ours
+        let n1 = top.map(|t| t.0).filter(|_| perm == fwd);
+        let fac = SupernodalFactor::new(structure, cp, ri, &pinv, n1);
         Ok(CholPath {
             perm,
             scale_perm: vec![0.0; self.n],
             xperm: vec![0.0; self.n],
             fac,
-            l_values: vec![0.0; len_l],
-            symbolic,
-            mem: MemBuffer::new(req),
             values: vec![0.0; ri.len()],
             transpose,
             kappa,
@@ -419,22 +395,7 @@ impl SparseLu {
         }
         c.g_values.copy_from_slice(gv);
         c.a = a;
-        if let (SymbolicCholeskyRaw::Supernodal(sn), Some(fac)) = (c.symbolic.raw(), c.fac.as_mut())
-        {
-            return fac.factorize(sn, &c.values);
-        }
-        let sym = pattern(self.n, &self.col_ptr, &self.row_idx);
-        c.symbolic
-            .factorize_numeric_llt::<f64>(
-                &mut c.l_values,
-                SparseColMatRef::new(sym, &c.values),
-                Side::Lower,
-                LltRegularization::default(),
-                Par::Seq,
-                MemStack::new(&mut c.mem),
-                Spec::<LltParams, f64>::default(),
-            )
-            .is_ok()
+        c.fac.factorize(&c.values)
     }
 
     fn factor_lu(&mut self, g: &Generator, a: f64, s: f64) -> Result<()> {
