@@ -1,6 +1,8 @@
-//! Numeric supernodal Cholesky `K = LLᵀ` and its triangular solves, on faer's symbolic
-//! supernodal structure (same value layout as faer's own factorisation), split in two
-//! independent halves that run on two threads.
+//! Numeric supernodal Cholesky `K = LLᵀ` and its triangular solves on a supernodal
+//! [`Structure`] in faer's layout (from faer's symbolic analysis: of the whole matrix, or of the
+//! two halves of a nested dissection separately, [`grid_structure`]), split in two independent
+//! halves that run on two threads. faer's own numeric supernodal Cholesky is sequential; its
+//! `Par::rayon` variant was slower here (`docs/benchmarks.md`, fourth sitting).
 //!
 //! Layout: supernode s holds the columns `[s₀, s₁)` of L as a dense column-major block of
 //! `w = s₁ − s₀` columns and `w + |P_s|` rows (the diagonal block, then the rows `P_s` below it).
@@ -130,8 +132,6 @@ impl Structure {
     }
 }
 
-type Supernodal = Structure;
-
 /// The structure of L for a grid in nested-dissection order (`fwd[k]` = the cell eliminated
 /// k-th, `inv` its inverse; the first half holds `n1` positions and the top separator the last
 /// `n_sep`): faer's symbolic analysis of each half together with the separator, the two on two
@@ -215,7 +215,7 @@ pub struct Split {
 impl Split {
     /// The split at column `n1` if the factor's structure allows it (checked, not assumed): the
     /// rows of A's supernodes lie in `0..n1` or in R, those of B's in B or R.
-    pub fn find(sn: &Supernodal, n1: usize) -> Option<Split> {
+    pub fn find(sn: &Structure, n1: usize) -> Option<Split> {
         let (begin, end) = (sn.supernode_begin(), sn.supernode_end());
         let ns = sn.n_supernodes();
         let a_end = begin.iter().position(|&b| b >= n1)?;
@@ -395,21 +395,6 @@ impl SupernodalFactor {
         }
     }
 
-    /// The values of L (faer's supernodal layout).
-    pub fn values(&self) -> &[f64] {
-        &self.values
-    }
-
-    /// The structure of L.
-    pub fn structure(&self) -> &Structure {
-        &self.st
-    }
-
-    /// Whether the two halves run on two threads.
-    pub fn is_split(&self) -> bool {
-        self.split.is_some()
-    }
-
     /// Factorises K with values `k` (on the pattern given to [`Self::new`]); false if K is not
     /// positive definite.
     pub fn factorize(&mut self, k: &[f64]) -> bool {
@@ -549,7 +534,7 @@ impl SupernodalFactor {
 /// Right-looking factorisation of the supernodes `sup` (see the module doc); false on a
 /// non-positive pivot.
 fn factor_range(
-    sn: &Supernodal,
+    sn: &Structure,
     sup_of: &[usize],
     sup: Range<usize>,
     t: &mut Target<'_>,
@@ -662,7 +647,7 @@ fn dot4(a: &[f64], b: &[f64]) -> f64 {
 /// updates of rows ≥ `far_lo` are summed into `far` (index `row − far_lo`) for the caller.
 #[allow(clippy::too_many_arguments)]
 fn forward_sweep(
-    sn: &Supernodal,
+    sn: &Structure,
     values: &[f64],
     sup: Range<usize>,
     x: &mut [f64],
@@ -711,7 +696,7 @@ fn forward_sweep(
 /// `lo..far_lo`, `far` the (final) values of the rows ≥ `far_lo`.
 #[allow(clippy::too_many_arguments)]
 fn backward_sweep(
-    sn: &Supernodal,
+    sn: &Structure,
     values: &[f64],
     sup: Range<usize>,
     x: &mut [f64],
