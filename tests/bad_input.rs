@@ -1151,3 +1151,60 @@ fn dt_sweep_example_rejects_bad_input() {
         ex("ex_unknown_flag", &["--bogus"], &["--bogus"]),
     ]);
 }
+
+#[test]
+fn brelax_rejects_bad_input() {
+    let b = |name: &'static str, extra: &[&str], needles: &[&'static str]| {
+        let mut args = vec!["brelax", "--n", "32", "--out", "out.h5"];
+        args.extend_from_slice(extra);
+        case(name, &args, needles)
+    };
+    check_all(&[
+        b(
+            "brelax_degree_zero",
+            &["--degree", "0"],
+            &["--degree", "≥ 1"],
+        ),
+        b(
+            "brelax_degree_too_big",
+            &["--degree", "13"],
+            &["--degree", "1..=12"],
+        ),
+        b(
+            "brelax_degree_with_trbdf2",
+            &["--method", "trbdf2", "--degree", "3"],
+            &["--method", "--degree only with rational"],
+        ),
+        b(
+            "brelax_steps_with_rational",
+            &["--steps", "3"],
+            &["--method", "--steps only with trbdf2"],
+        ),
+        b(
+            "brelax_steps_zero",
+            &["--method", "trbdf2", "--steps", "0"],
+            &["--steps"],
+        ),
+        b(
+            "brelax_unknown_method",
+            &["--method", "rationl"],
+            &["--method", "rationl", "did you mean rational"],
+        ),
+        b("brelax_rtol_zero", &["--rtol", "0"], &["--rtol", "(0, 1)"]),
+        b(
+            "brelax_rtol_out_of_reach",
+            &["--rtol", "1e-9"],
+            &["--rtol", "--method exact"],
+        ),
+        case(
+            "brelax_l_too_small",
+            &["brelax", "--n", "1", "--out", "out.h5"],
+            &["--n", "2..=4096"],
+        ),
+        case(
+            "brelax_missing_folder",
+            &["brelax", "--n", "8", "--out", "no/such/dir/out.h5"],
+            &["no/such/dir", "mkdir -p"],
+        ),
+    ]);
+}
