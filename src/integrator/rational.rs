@@ -369,4 +369,45 @@ mod tests {
         assert_eq!(RationalExp::degree_for(0.2, 1.0), Some(1));
         assert_eq!(RationalExp::degree_for(1e-9, 1.0), None);
     }
+
+    /// As an [`Integrator`]: a static G gives the same p as [`RationalExp::apply_exp`] with one
+    /// factorisation; a moving one is refused with a hint.
+    #[test]
+    fn advance_matches_apply_and_refuses_a_moving_generator() {
+        let mut g = crate::brelax::generator(16).unwrap();
+        let mut r = RationalExp::new(&g, 6).unwrap();
+        let p0 = vec![1.0 / 256.0; 256];
+        let mut p = p0.clone();
+        let stats = r.advance(&mut g, &mut p, 0.0, 0.5).unwrap();
+        assert_eq!((stats.steps, stats.factorizations), (6, 1));
+        let mut q = p0.clone();
+        RationalExp::new(&g, 6)
+            .unwrap()
+            .apply_exp(&g, &mut q, 0.5)
+            .unwrap();
+        assert_eq!(p, q);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-14);
+
+        let ov: Vec<String> = [
+            "grid.nx=16",
+            "grid.ny=16",
+            "data.kind=textured",
+            "forward.eps_fwd=0.3",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let pb = crate::config::Config::from_toml_with_overrides("", &ov)
+            .unwrap()
+            .validate()
+            .unwrap();
+        let mut g = pb.generator().unwrap();
+        g.refresh(0.1).unwrap();
+        assert!(!g.is_static());
+        let mut r = RationalExp::new(&g, 3).unwrap();
+        let mut p = pb.p0.clone();
+        let e = r.advance(&mut g, &mut p, 0.1, 0.2).unwrap_err().to_string();
+        assert!(e.contains("time-independent"), "{e}");
+        assert!(RationalExp::new(&g, 0).is_err() && RationalExp::new(&g, 13).is_err());
+    }
 }
