@@ -27,6 +27,8 @@ use std::time::Instant;
 pub const D: f64 = 0.02;
 /// Horizon T.
 pub const T: f64 = 0.5;
+/// The face flux: Scharfetter–Gummel on the potential `U = −ln q` (SPEC §8).
+pub const FLUX: Flux = Flux::PotentialSg;
 /// Default relative L1 accuracy of `cgkl brelax` (against the time-exact solution).
 pub const DEFAULT_RTOL: f64 = 1e-3;
 
@@ -182,12 +184,7 @@ pub fn generator(l: usize) -> Result<Generator> {
     let grid = Grid::new(l, l)?;
     let part = Partition::tiles(grid, 1, 1)?;
     let drive = PotentialDrive::new(grid, Box::new(|x, y, _| -brelax_q(x, y).ln()), D, false);
-    Ok(Generator::new(
-        &part,
-        1.0,
-        Flux::PotentialSg,
-        Box::new(drive),
-    ))
+    Ok(Generator::new(&part, 1.0, FLUX, Box::new(drive)))
 }
 
 /// Solves B-relax on an L×L grid with `method`; ρ(0) = 1, i.e. p_0 = h² in every cell.
@@ -205,7 +202,7 @@ pub fn solve(l: usize, method: Method) -> Result<Solution> {
         let (lu, g) = std::thread::scope(|scope| {
             let analysis = scope.spawn(|| {
                 let t = Instant::now();
-                let lu = SparseLu::for_pattern(l, &col_ptr, &row_idx, &diag_pos, Flux::PotentialSg);
+                let lu = SparseLu::for_pattern(l, &col_ptr, &row_idx, &diag_pos, FLUX);
                 (lu, t.elapsed().as_secs_f64())
             });
             let t = Instant::now();
