@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
     about = "Reverse Fokker–Planck diffusion on the pixel grid with the V_δ projection"
 )]
 struct Cli {
-    /// Worker threads for sweeps (default: all cores). Results do not depend on it.
+    /// Worker threads: the runs of a sweep and the two halves of every sparse Cholesky (default:
+    /// all cores). Results do not depend on it.
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
