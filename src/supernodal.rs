@@ -31,16 +31,17 @@ use std::ops::Range;
 pub type FaerSupernodal =
     faer::sparse::linalg::cholesky::supernodal::SymbolicSupernodalCholesky<usize>;
 
-/// A supernodal structure in faer's layout: supernode s has the columns
-/// `supernode_begin()[s]..supernode_end()[s]`, the sorted rows below its diagonal block
-/// `row_idx()[col_ptr_for_row_idx()[s]..][..nnz_per_super()[s]]`, and its values at
-/// `col_ptr_for_val()[s]..col_ptr_for_val()[s + 1]`.
+/// A supernodal structure in faer's layout: supernode s has the columns [`Structure::cols`],
+/// the sorted rows [`Structure::pattern`] below its diagonal block, and its values, a dense
+/// column-major block of `|cols| × (|cols| + |pattern|)` ([`Structure::vals`]).
 #[derive(Debug, Clone, Default)]
 pub struct Structure {
+    /// `begin[s]..begin[s + 1]`: the columns of supernode s.
     begin: Vec<usize>,
+    /// `rows[cpr[s]..cpr[s + 1]]`: its pattern.
     cpr: Vec<usize>,
+    /// `cpv[s]..cpv[s + 1]`: its values.
     cpv: Vec<usize>,
-    nnz: Vec<usize>,
     rows: Vec<usize>,
 }
 
@@ -71,9 +72,7 @@ impl Structure {
         let p = self.rows.len() - before;
         self.begin.push(start + width);
         self.cpr.push(self.rows.len());
-        self.nnz.push(p);
-        let last = self.cpv[self.cpv.len() - 1];
-        self.cpv.push(last + width * (width + p));
+        self.cpv.push(self.len_val() + width * (width + p));
     }
 
     /// Appends the supernodes of faer's `sn` whose (local) columns lie below `limit`, cutting
@@ -102,29 +101,32 @@ impl Structure {
     pub fn n_supernodes(&self) -> usize {
         self.begin.len() - 1
     }
-    /// First column of each supernode.
-    pub fn supernode_begin(&self) -> &[usize] {
-        &self.begin[..self.n_supernodes()]
+    /// The columns of supernode s.
+    pub fn cols(&self, s: usize) -> Range<usize> {
+        self.begin[s]..self.begin[s + 1]
     }
-    /// One past the last column of each supernode.
-    pub fn supernode_end(&self) -> &[usize] {
-        &self.begin[1..]
+    /// The sorted rows below the diagonal block of supernode s.
+    pub fn pattern(&self, s: usize) -> &[usize] {
+        &self.rows[self.cpr[s]..self.cpr[s + 1]]
     }
-    /// Start of each supernode's rows in [`Self::row_idx`] (length ns + 1).
-    pub fn col_ptr_for_row_idx(&self) -> &[usize] {
-        &self.cpr
+    /// The positions of supernode s's values.
+    pub fn vals(&self, s: usize) -> Range<usize> {
+        self.cpv[s]..self.cpv[s + 1]
     }
-    /// Start of each supernode's values (length ns + 1; the last is the number of values).
-    pub fn col_ptr_for_val(&self) -> &[usize] {
-        &self.cpv
-    }
-    /// Rows below the diagonal block, per supernode.
-    pub fn nnz_per_super(&self) -> &[usize] {
-        &self.nnz
-    }
-    /// The rows below the diagonal blocks, supernode after supernode.
-    pub fn row_idx(&self) -> &[usize] {
-        &self.rows
+    /// Position of the value at (`row`, `col`) of L, `col` a column of supernode s and `row` in
+    /// its diagonal block or pattern (panics otherwise: the caller's structure is wrong).
+    fn value_index(&self, s: usize, row: usize, col: usize) -> usize {
+        let cols = self.cols(s);
+        let w = cols.len();
+        let local = if row < cols.end {
+            row - cols.start
+        } else {
+            w + self
+                .pattern(s)
+                .binary_search(&row)
+                .unwrap_or_else(|_| unreachable!("row {row} lies in supernode {s}'s pattern"))
+        };
+        self.cpv[s] + (col - cols.start) * (w + self.pattern(s).len()) + local
     }
     /// Number of values of L.
     pub fn len_val(&self) -> usize {
@@ -216,20 +218,18 @@ impl Split {
     /// The split at column `n1` if the factor's structure allows it (checked, not assumed): the
     /// rows of A's supernodes lie in `0..n1` or in R, those of B's in B or R.
     pub fn find(sn: &Structure, n1: usize) -> Option<Split> {
-        let (begin, end) = (sn.supernode_begin(), sn.supernode_end());
         let ns = sn.n_supernodes();
-        let a_end = begin.iter().position(|&b| b >= n1)?;
-        if a_end == 0 || begin[a_end] != n1 {
+        let a_end = (0..ns).find(|&s| sn.cols(s).start >= n1)?;
+        if a_end == 0 || sn.cols(a_end).start != n1 {
             return None;
         }
-        let pattern =
-            |s: usize| &sn.row_idx()[sn.col_ptr_for_row_idx()[s]..][..sn.nnz_per_super()[s]];
+        let pattern = |s: usize| sn.pattern(s);
         // R starts at the supernode holding the first row outside A that A's supernodes reach
         let first_out = (0..a_end)
             .filter_map(|s| pattern(s).iter().copied().find(|&r| r >= n1))
             .min()?;
-        let b_end = (a_end..ns).find(|&s| end[s] > first_out)?;
-        let c_r = begin[b_end];
+        let b_end = (a_end..ns).find(|&s| sn.cols(s).end > first_out)?;
+        let c_r = sn.cols(b_end).start;
         if b_end == a_end {
             return None;
         }
@@ -317,20 +317,16 @@ impl SupernodalFactor {
         let sn = &st;
         let n = sn.nrows();
         let ns = sn.n_supernodes();
-        let (begin, end) = (sn.supernode_begin(), sn.supernode_end());
-        let (cpr, cpv, nnz) = (
-            sn.col_ptr_for_row_idx(),
-            sn.col_ptr_for_val(),
-            sn.nnz_per_super(),
-        );
         let mut sup_of = vec![0; n];
         for s in 0..ns {
-            sup_of[begin[s]..end[s]].iter_mut().for_each(|x| *x = s);
+            sup_of[sn.cols(s)].iter_mut().for_each(|x| *x = s);
         }
         let split = n1.and_then(|n1| Split::find(sn, n1));
         // K's lower entries → L's values, grouped by the region (A, B, R) that holds them; the
         // columns in two halves on two threads
-        let bounds = split.map_or([cpv[ns]; 2], |sp| [cpv[sp.a_end], cpv[sp.b_end]]);
+        let bounds = split.map_or([sn.len_val(); 2], |sp| {
+            [sn.vals(sp.a_end).start, sn.vals(sp.b_end).start]
+        });
         let map_cols = |cols: Range<usize>| {
             let mut regions: [Vec<(usize, usize)>; 3] = Default::default();
             for col in cols {
@@ -344,24 +340,14 @@ impl SupernodalFactor {
                     if r < c {
                         continue;
                     }
-                    let t = sup_of[c];
-                    let w = end[t] - begin[t];
-                    let lr = if r < end[t] {
-                        r - begin[t]
-                    } else {
-                        let pat = &sn.row_idx()[cpr[t]..][..nnz[t]];
-                        w + pat
-                            .binary_search(&r)
-                            .unwrap_or_else(|_| unreachable!("K's entries lie in L's pattern"))
-                    };
-                    let dst = cpv[t] + (c - begin[t]) * (w + nnz[t]) + lr;
+                    let dst = sn.value_index(sup_of[c], r, c);
                     let region = usize::from(dst >= bounds[0]) + usize::from(dst >= bounds[1]);
                     regions[region].push((pos, dst));
                 }
             }
             regions
         };
-        let values = vec![0.0; cpv[ns]];
+        let values = vec![0.0; sn.len_val()];
         let (lo, hi) = rayon::join(|| map_cols(0..n / 2), || map_cols(n / 2..n));
         let map_ends = [
             lo[0].len() + hi[0].len(),
@@ -370,10 +356,10 @@ impl SupernodalFactor {
         let val_map = [&lo[0], &hi[0], &lo[1], &hi[1], &lo[2], &hi[2]]
             .map(|v| v.as_slice())
             .concat();
-        let max_p = nnz.iter().copied().max().unwrap_or(0);
-        let max_w = (0..ns).map(|s| end[s] - begin[s]).max().unwrap_or(0);
+        let max_p = (0..ns).map(|s| sn.pattern(s).len()).max().unwrap_or(0);
+        let max_w = (0..ns).map(|s| sn.cols(s).len()).max().unwrap_or(0);
         let (far, far_rows) = match split {
-            Some(sp) => (cpv[ns] - cpv[sp.b_end], n - sp.c_r),
+            Some(sp) => (sn.len_val() - sn.vals(sp.b_end).start, n - sp.c_r),
             None => (0, 0),
         };
         Self {
@@ -400,7 +386,6 @@ impl SupernodalFactor {
     pub fn factorize(&mut self, k: &[f64]) -> bool {
         let sn = &self.st;
         let ns = sn.n_supernodes();
-        let cpv = sn.col_ptr_for_val();
         let (sup_of, map) = (&self.sup_of, &self.val_map);
         let fill = |own: &mut [f64], off: usize, m: &[(usize, usize)]| {
             own.iter_mut().for_each(|v| *v = 0.0);
@@ -419,10 +404,10 @@ impl SupernodalFactor {
             };
             return factor_range(sn, sup_of, 0..ns, &mut t, sa);
         };
-        let (va, rest) = self.values.split_at_mut(cpv[sp.a_end]);
-        let (vb, vr) = rest.split_at_mut(cpv[sp.b_end] - cpv[sp.a_end]);
+        let (b_off, far_off) = (sn.vals(sp.a_end).start, sn.vals(sp.b_end).start);
+        let (va, rest) = self.values.split_at_mut(b_off);
+        let (vb, vr) = rest.split_at_mut(far_off - b_off);
         let [ea, eb] = self.map_ends;
-        let far_off = cpv[sp.b_end];
         let (ok_a, ok_b) = rayon::join(
             || {
                 fill(va, 0, &map[..ea]);
@@ -436,11 +421,11 @@ impl SupernodalFactor {
                 factor_range(sn, sup_of, 0..sp.a_end, &mut t, sa)
             },
             || {
-                fill(vb, cpv[sp.a_end], &map[ea..eb]);
+                fill(vb, b_off, &map[ea..eb]);
                 sb.far.iter_mut().for_each(|v| *v = 0.0);
                 let mut t = Target {
                     own: vb,
-                    own_off: cpv[sp.a_end],
+                    own_off: b_off,
                     own_end: sp.b_end,
                     far_off,
                 };
@@ -540,20 +525,14 @@ fn factor_range(
     t: &mut Target<'_>,
     sc: &mut Scratch,
 ) -> bool {
-    let (begin, end) = (sn.supernode_begin(), sn.supernode_end());
-    let (cpr, cpv, nnz, rows) = (
-        sn.col_ptr_for_row_idx(),
-        sn.col_ptr_for_val(),
-        sn.nnz_per_super(),
-        sn.row_idx(),
-    );
     for s in sup {
-        let w = end[s] - begin[s];
-        let pat = &rows[cpr[s]..][..nnz[s]];
+        let w = sn.cols(s).len();
+        let pat = sn.pattern(s);
         let p = pat.len();
         let r = w + p;
         {
-            let blk = &mut t.own[cpv[s] - t.own_off..cpv[s + 1] - t.own_off];
+            let v = sn.vals(s);
+            let blk = &mut t.own[v.start - t.own_off..v.end - t.own_off];
             let (mut top, mut bot) =
                 MatMut::from_column_major_slice_mut(blk, r, w).split_at_row_mut(w);
             if cholesky_in_place(
@@ -588,11 +567,11 @@ fn factor_range(
         let mut j0 = 0;
         while j0 < p {
             let a = sup_of[pat[j0]];
-            let (ab, ae) = (begin[a], end[a]);
+            let (ab, ae) = (sn.cols(a).start, sn.cols(a).end);
             let wa = ae - ab;
-            let ra = wa + nnz[a];
+            let apat = sn.pattern(a);
+            let ra = wa + apat.len();
             let j1 = j0 + pat[j0..].partition_point(|&c| c < ae);
-            let apat = &rows[cpr[a]..][..nnz[a]];
             let mut k = 0;
             for (rel, &g) in sc.rel[j0..p].iter_mut().zip(&pat[j0..]) {
                 *rel = if g < ae {
@@ -610,7 +589,7 @@ fn factor_range(
                 (&mut sc.far, t.far_off)
             };
             for j in j0..j1 {
-                let base = cpv[a] - off + (pat[j] - ab) * ra;
+                let base = sn.vals(a).start - off + (pat[j] - ab) * ra;
                 let ucol = &sc.update[j * p..(j + 1) * p];
                 for (&rel, &u) in sc.rel[j..p].iter().zip(&ucol[j..]) {
                     dst[base + rel] -= u;
@@ -656,19 +635,12 @@ fn forward_sweep(
     far_lo: usize,
     tmp: &mut [f64],
 ) {
-    let (begin, end) = (sn.supernode_begin(), sn.supernode_end());
-    let (cpr, cpv, nnz, rows) = (
-        sn.col_ptr_for_row_idx(),
-        sn.col_ptr_for_val(),
-        sn.nnz_per_super(),
-        sn.row_idx(),
-    );
     for s in sup {
-        let (s0, s1) = (begin[s] - lo, end[s] - lo);
+        let (s0, s1) = (sn.cols(s).start - lo, sn.cols(s).end - lo);
         let w = s1 - s0;
-        let pat = &rows[cpr[s]..][..nnz[s]];
+        let pat = sn.pattern(s);
         let r = w + pat.len();
-        let blk = &values[cpv[s]..cpv[s + 1]];
+        let blk = &values[sn.vals(s)];
         let t = &mut tmp[..pat.len()];
         t.iter_mut().for_each(|v| *v = 0.0);
         for j in 0..w {
@@ -705,19 +677,12 @@ fn backward_sweep(
     far_lo: usize,
     tmp: &mut [f64],
 ) {
-    let (begin, end) = (sn.supernode_begin(), sn.supernode_end());
-    let (cpr, cpv, nnz, rows) = (
-        sn.col_ptr_for_row_idx(),
-        sn.col_ptr_for_val(),
-        sn.nnz_per_super(),
-        sn.row_idx(),
-    );
     for s in sup.rev() {
-        let (s0, s1) = (begin[s] - lo, end[s] - lo);
+        let (s0, s1) = (sn.cols(s).start - lo, sn.cols(s).end - lo);
         let w = s1 - s0;
-        let pat = &rows[cpr[s]..][..nnz[s]];
+        let pat = sn.pattern(s);
         let r = w + pat.len();
-        let blk = &values[cpv[s]..cpv[s + 1]];
+        let blk = &values[sn.vals(s)];
         let t = &mut tmp[..pat.len()];
         for (ti, &i) in t.iter_mut().zip(pat) {
             *ti = if i < far_lo {
