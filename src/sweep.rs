@@ -244,10 +244,7 @@ pub fn run_sweep_resumable(
     let start = std::time::Instant::now();
     let base = Config::from_toml_with_overrides(base_toml, overrides)?;
     let jobs = plan(base_toml, overrides, spec)?;
-    let Resume {
-        mut finished,
-        on_run,
-    } = resume;
+    let Resume { finished, on_run } = resume;
     if let Some(&k) = finished.keys().find(|&&k| k >= jobs.len()) {
         return Err(CgklError::config(
             "sweep",
@@ -255,16 +252,12 @@ pub fn run_sweep_resumable(
             format!("finished run index beyond the {} planned runs", jobs.len()),
         ));
     }
-    // the expensive runs first: better load balance, same results
-    let mut order: Vec<usize> = (0..jobs.len())
-        .filter(|k| !finished.contains_key(k))
-        .collect();
-    order.sort_by_key(|&k| std::cmp::Reverse(jobs[k].3.times.len()));
     // the references (Δt sweeps) are computed alongside the runs
     let want_limits = spec.is_dt_sweep();
     let want_projected = want_limits && spec.projections.contains(&true);
-    let (done, (limit_baseline, limit_projected)) = rayon::join(
-        || run_jobs(&order, &jobs, spec, progress, on_run),
+    let all: Vec<usize> = (0..jobs.len()).collect();
+    let (runs, (limit_baseline, limit_projected)) = rayon::join(
+        || run_jobs_collect(jobs, &all, spec, progress, finished, on_run),
         || {
             rayon::join(
                 || want_limits.then(|| baseline_limit(&base)).transpose(),
@@ -272,26 +265,7 @@ pub fn run_sweep_resumable(
             )
         },
     );
-    let mut done: BTreeMap<usize, Result<RunResult>> = done.into_iter().collect();
-    let mut runs = Vec::with_capacity(jobs.len());
-    for (k, (value, _, _, problem)) in jobs.into_iter().enumerate() {
-        let result = match finished.remove(&k) {
-            Some(r) => r,
-            None => match done.remove(&k) {
-                Some(r) => r?,
-                None => {
-                    return Err(CgklError::Output(format!(
-                        "sweep: run {k} was neither run nor restored"
-                    )))
-                }
-            },
-        };
-        runs.push(SweepRun {
-            value,
-            problem,
-            result,
-        });
-    }
+    let runs = runs?.into_iter().map(|(_, run)| run).collect();
     let mut out = SweepResult {
         base,
         spec: spec.clone(),
@@ -325,10 +299,7 @@ pub fn run_selected(
     resume: Resume<'_>,
 ) -> Result<Vec<(usize, SweepRun)>> {
     let jobs = plan(base_toml, overrides, spec)?;
-    let Resume {
-        mut finished,
-        on_run,
-    } = resume;
+    let Resume { finished, on_run } = resume;
     if let Some(&k) = select.iter().find(|&&k| k >= jobs.len()) {
         return Err(CgklError::config(
             "sweep",
@@ -343,6 +314,21 @@ pub fn run_selected(
             "finished run is not among the selected runs",
         ));
     }
+    run_jobs_collect(jobs, select, spec, progress, finished, on_run)
+}
+
+/// The runs `select` of `jobs` (in job order, each once): those in `finished` as given, the
+/// others run on the current rayon pool, the expensive ones first (better load balance, same
+/// results), each handed to `on_run`. On a failed run the others still run and the error of
+/// the first failed run in job order is returned.
+fn run_jobs_collect(
+    jobs: Vec<Job>,
+    select: &[usize],
+    spec: &SweepSpec,
+    progress: &(dyn Fn(SweepEvent) + Sync),
+    mut finished: BTreeMap<usize, RunResult>,
+    on_run: OnRun<'_>,
+) -> Result<Vec<(usize, SweepRun)>> {
     let mut order: Vec<usize> = select
         .iter()
         .copied()
