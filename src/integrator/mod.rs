@@ -46,6 +46,20 @@ pub trait Integrator: Send {
     fn advance(&mut self, g: &mut Generator, p: &mut [f64], s0: f64, s1: f64) -> Result<StepStats>;
 }
 
+/// Refreshes G at `s0` and refuses a time-dependent one for the integrator `kind` (a config
+/// error naming `flow.integrator.kind`, with `trbdf2_adaptive` as the way out).
+pub(crate) fn refresh_static(g: &mut Generator, s0: f64, kind: &str) -> Result<()> {
+    g.refresh(s0)?;
+    if g.is_static() {
+        return Ok(());
+    }
+    Err(crate::error::CgklError::config(
+        "flow.integrator.kind",
+        kind,
+        format!("{kind} needs a time-independent generator; use trbdf2_adaptive (or auto)"),
+    ))
+}
+
 /// Entries below `−NEG_TOL` count as negative (a rejected step for TR-BDF2).
 pub const NEG_TOL: f64 = 1e-16;
 

@@ -288,14 +288,7 @@ impl Integrator for RationalExp {
     }
 
     fn advance(&mut self, g: &mut Generator, p: &mut [f64], s0: f64, s1: f64) -> Result<StepStats> {
-        g.refresh(s0)?;
-        if !g.is_static() {
-            return Err(CgklError::config(
-                "flow.integrator.kind",
-                "rational",
-                "the rational exponential needs a time-independent generator; use trbdf2_adaptive",
-            ));
-        }
+        super::refresh_static(g, s0, "rational")?;
         let before = self.lu.factorizations();
         self.apply_exp(g, p, s1 - s0)?;
         Ok(StepStats {

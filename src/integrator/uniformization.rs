@@ -11,7 +11,7 @@
 //! stiffness structure; exact in time up to `tol`. For a time-dependent G it refuses (use TR-BDF2).
 
 use super::{Integrator, StepStats};
-use crate::error::{CgklError, Result};
+use crate::error::Result;
 use crate::generator::Generator;
 
 /// Largest Poisson parameter per substep.
@@ -69,14 +69,7 @@ impl Integrator for Uniformization {
     }
 
     fn advance(&mut self, g: &mut Generator, p: &mut [f64], s0: f64, s1: f64) -> Result<StepStats> {
-        g.refresh(s0)?;
-        if !g.is_static() {
-            return Err(CgklError::config(
-                "flow.integrator.kind",
-                "uniformization",
-                "uniformization needs a time-independent generator; use trbdf2_adaptive (or auto)",
-            ));
-        }
+        super::refresh_static(g, s0, "uniformization")?;
         Ok(self.apply_exp(g, p, s1 - s0))
     }
 }
