@@ -527,6 +527,23 @@ mod tests {
         a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
     }
 
+    /// The problem of `overrides`, its generator refreshed at `s`, and the Cholesky-first and
+    /// the LU-only solvers for it.
+    fn both_paths(
+        overrides: &[String],
+        s: f64,
+    ) -> (crate::problem::Problem, Generator, SparseLu, SparseLu) {
+        let pb = Config::from_toml_with_overrides("", overrides)
+            .unwrap()
+            .validate()
+            .unwrap();
+        let mut g = pb.generator().unwrap();
+        g.refresh(s).unwrap();
+        let fast = SparseLu::new(&g).unwrap();
+        let lu = SparseLu::new_lu(&g).unwrap();
+        (pb, g, fast, lu)
+    }
+
     #[test]
     fn nested_dissection_is_a_permutation_with_the_separator_last() {
         for (nx, ny) in [(1, 1), (7, 3), (24, 16), (33, 50)] {
@@ -561,14 +578,7 @@ mod tests {
             vec!["reverse.flux.kind=upwind"],
         ] {
             let ov: Vec<String> = base.iter().chain(&flux).map(|s| s.to_string()).collect();
-            let pb = Config::from_toml_with_overrides("", &ov)
-                .unwrap()
-                .validate()
-                .unwrap();
-            let mut g = pb.generator().unwrap();
-            g.refresh(0.004).unwrap();
-            let mut fast = SparseLu::new(&g).unwrap();
-            let mut lu = SparseLu::new_lu(&g).unwrap();
+            let (pb, g, mut fast, mut lu) = both_paths(&ov, 0.004);
             for a in [1e-6, 1e-3, 0.5] {
                 fast.factor(&g, a, 0.0).unwrap();
                 lu.factor(&g, a, 0.0).unwrap();
@@ -606,12 +616,6 @@ mod tests {
             }
         }
     }
-}
-
-#[cfg(test)]
-mod shape_tests {
-    use super::*;
-    use crate::config::Config;
 
     /// Thin, odd and tiny grids (where the nested dissection has no cut, or the split of
     /// [`crate::supernodal`] does not apply) solve the same systems as the LU.
@@ -636,14 +640,7 @@ mod shape_tests {
                 "forward.eps_fwd=0.3".into(),
             ]
             .to_vec();
-            let pb = Config::from_toml_with_overrides("", &ov)
-                .unwrap()
-                .validate()
-                .unwrap();
-            let mut g = pb.generator().unwrap();
-            g.refresh(0.01).unwrap();
-            let mut fast = SparseLu::new(&g).unwrap();
-            let mut lu = SparseLu::new_lu(&g).unwrap();
+            let (pb, g, mut fast, mut lu) = both_paths(&ov, 0.01);
             for a in [1e-4, 0.3] {
                 fast.factor(&g, a, 0.0).unwrap();
                 lu.factor(&g, a, 0.0).unwrap();
@@ -651,7 +648,7 @@ mod shape_tests {
                 let (mut x, mut y) = (pb.p0.clone(), pb.p0.clone());
                 fast.solve_in_place(&mut x).unwrap();
                 lu.solve_in_place(&mut y).unwrap();
-                let d: f64 = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).sum();
+                let d = l1(&x, &y);
                 assert!(d < 1e-12, "{nx}×{ny}, a = {a}: paths differ by {d:.2e}");
                 assert!((x.iter().sum::<f64>() - 1.0).abs() < 1e-14, "{nx}×{ny}");
             }
