@@ -44,7 +44,7 @@ const REFINE_MASS_RTOL: f64 = 1e-15;
 /// Up to this relative mass defect a solve with a non-negative right side is rescaled to the
 /// right side's mass instead of refined (the defect is the similarity transform's round-off,
 /// ≈ ε·a·max rate: 1e-13 for B-relax at L = 512); beyond it, or for signed right sides, refined.
-const RESCALE_MASS_RTOL: f64 = 1e-10;
+pub(crate) const RESCALE_MASS_RTOL: f64 = 1e-10;
 
 /// Largest `κ·(max φ − min φ)/2` for which the symmetric path scales by `D = e^{κφ/2}`.
 const MAX_HALF_LOG_RANGE: f64 = 600.0;

@@ -264,9 +264,11 @@ impl RationalExp {
         }
         // Σc_k = 1 and every solve conserves mass, so r_m(τG) does too; what is left is the
         // round-off of the alternating sum (Σ|c_k| reaches 5·10³ at m = 12): a non-negative
-        // result is rescaled to p's mass when the defect is round-off sized (≤ 1e-10 relative)
+        // result is rescaled to p's mass when the defect is round-off sized (the solver's own
+        // threshold, [`crate::linsolve::RESCALE_MASS_RTOL`] relative)
         let (m0, m1) = (p.iter().sum::<f64>(), self.acc.iter().sum::<f64>());
-        if m1 > 0.0 && (m1 - m0).abs() <= 1e-10 * m0 && self.acc.iter().all(|&x| x >= 0.0) {
+        let tol = crate::linsolve::RESCALE_MASS_RTOL * m0;
+        if m1 > 0.0 && (m1 - m0).abs() <= tol && self.acc.iter().all(|&x| x >= 0.0) {
             let f = m0 / m1;
             p.iter_mut().zip(&self.acc).for_each(|(pi, &x)| *pi = x * f);
         } else {
