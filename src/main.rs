@@ -164,6 +164,21 @@ fn load(cfg: &ConfigArgs) -> anyhow::Result<(String, Config)> {
     Ok((text, config))
 }
 
+/// The jobs among `select` not already in `finished`, and their total number of steps (the
+/// length of the progress bar).
+fn pending<T>(
+    jobs: &[cgkl::sweep::Job],
+    select: impl Iterator<Item = usize>,
+    finished: &std::collections::BTreeMap<usize, T>,
+) -> (Vec<usize>, u64) {
+    let todo: Vec<usize> = select.filter(|k| !finished.contains_key(k)).collect();
+    let total = todo
+        .iter()
+        .map(|&k| (jobs[k].3.times.len() - 1) as u64)
+        .sum();
+    (todo, total)
+}
+
 fn check_out(out: &Path, force: bool) -> anyhow::Result<()> {
     let parent = out
         .parent()
@@ -388,15 +403,7 @@ fn sweep_shard(
         }
         .into());
     }
-    let todo: Vec<usize> = select
-        .iter()
-        .copied()
-        .filter(|j| !finished.contains_key(j))
-        .collect();
-    let total: u64 = todo
-        .iter()
-        .map(|&j| (jobs[j].3.times.len() - 1) as u64)
-        .sum();
+    let (todo, total) = pending(&jobs, select.iter().copied(), &finished);
     eprintln!(
         "sweep shard {shard}: {} of the {} runs on {} threads{}",
         todo.len(),
@@ -561,13 +568,7 @@ fn run() -> anyhow::Result<()> {
             check_out(&out, force)?;
             let ckpt = checkpoint_dir(&out);
             let finished = open_checkpoint(&ckpt, &jobs, &spec, resume, force)?;
-            let todo: Vec<_> = (0..jobs.len())
-                .filter(|k| !finished.contains_key(k))
-                .collect();
-            let total: u64 = todo
-                .iter()
-                .map(|&k| (jobs[k].3.times.len() - 1) as u64)
-                .sum();
+            let (todo, total) = pending(&jobs, 0..jobs.len(), &finished);
             let restored = if finished.is_empty() {
                 String::new()
             } else {
