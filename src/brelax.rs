@@ -3,7 +3,13 @@
 //! `(D/h²) B(U_k − U_i)`, on masses `p = ρh²`.
 //!
 //! Methods:
-//! - **rational** (default): `p(T) ≈ Σ_{k≤m} c_k (I − aTG)⁻ᵏ p(0)`, the best uniform rational
+//! - **chebyshev** (default): `p(T) ≈ Σ_{k≤m} a_k T_k(I + G/Λ) p(0)`, the Chebyshev expansion
+//!   of the exponential ([`ChebyshevExp`]), matrix-free on the 5-point stencil ([`FivePoint`],
+//!   assembled row-parallel): m products with G, m ≈ √(2TΛ ln(1/ε)) for the largest exit rate Λ,
+//!   so the cost grows like L³ (L² cells × L products) with no factorisation and 7 numbers per cell
+//!   of memory. Its L1 error is bounded a priori by `ε_m χ(p₀)` like the rational method's, and
+//!   m is the smallest degree whose bound meets `--rtol`;
+//! - **rational**: `p(T) ≈ Σ_{k≤m} c_k (I − aTG)⁻ᵏ p(0)`, the best uniform rational
 //!   approximation of the exponential with one repeated pole ([`RationalExp`]): one sparse
 //!   factorisation (a Cholesky of the symmetrised matrix, see [`crate::linsolve`]) and m solves.
 //!   Its L1 error is bounded a priori by `ε_m χ(p₀)`, `χ(p₀)² = Σ p₀ᵢ²/πᵢ = mean(q)·mean(1/q)`
@@ -11,16 +17,18 @@
 //! - fixed-step TR-BDF2 (second order, L-stable; one factorisation serves every stage);
 //! - uniformization (exact in time up to its truncation tolerance: the reference).
 
-use crate::data::brelax_q;
+use crate::data::{brelax_density, brelax_q};
 use crate::error::{CgklError, Result};
 use crate::flux::Flux;
 use crate::generator::{five_point_pattern, Generator};
 use crate::grid::Grid;
 use crate::integrator::uniformization::Uniformization;
-use crate::integrator::{IntegratorKind, RationalExp};
+use crate::integrator::{ChebyshevExp, IntegratorKind, RationalExp};
 use crate::linsolve::SparseLu;
 use crate::partition::Partition;
 use crate::score::PotentialDrive;
+use crate::stencil::FivePoint;
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// Diffusion coefficient D.
@@ -35,6 +43,12 @@ pub const DEFAULT_RTOL: f64 = 1e-3;
 /// How to integrate B-relax in time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method {
+    /// The Chebyshev expansion of the smallest degree whose a-priori L1 bound `ε_m χ(p₀)` is at
+    /// most `rtol` (the degree depends on the grid's largest exit rate, known after assembly).
+    Chebyshev {
+        /// Requested bound on the relative L1 error, in (0, 1).
+        rtol: f64,
+    },
     /// The degree-m rational exponential over [0, T] in one step.
     Rational {
         /// Degree m (number of solves), 1..=[`crate::integrator::rational::MAX_DEGREE`].
@@ -54,16 +68,18 @@ pub enum Method {
 
 impl Method {
     /// The method that reaches relative L1 error `rtol` against the time-exact solution on the
-    /// L×L grid, fastest: the rational exponential of the smallest degree m whose a-priori
-    /// bound `ε_m χ(p₀)` is at most `rtol` (ρ(T) has unit mass, so L1 error = relative error).
+    /// L×L grid, fastest (docs/benchmarks.md): the Chebyshev expansion with a-priori bound
+    /// `ε_m χ(p₀) ≤ rtol` (ρ(T) has unit mass, so L1 error = relative error).
     pub fn for_rtol(l: usize, rtol: f64) -> Result<Self> {
-        if !(rtol > 0.0 && rtol < 1.0) {
-            return Err(CgklError::config(
-                "--rtol",
-                rtol,
-                "must lie in (0, 1) (default 1e-3)",
-            ));
-        }
+        check_rtol(rtol)?;
+        check_l(l)?;
+        Ok(Method::Chebyshev { rtol })
+    }
+
+    /// The rational exponential of the smallest degree m whose a-priori bound `ε_m χ(p₀)` is at
+    /// most `rtol`.
+    pub fn rational_for_rtol(l: usize, rtol: f64) -> Result<Self> {
+        check_rtol(rtol)?;
         check_l(l)?;
         let chi = chi0(l);
         match RationalExp::degree_for(rtol, chi) {
@@ -86,6 +102,9 @@ impl Method {
     /// A short description, e.g. `rational (degree m = 6: one factorisation, 6 solves)`.
     pub fn describe(&self) -> String {
         match self {
+            Method::Chebyshev { rtol } => {
+                format!("chebyshev (a-priori L1 bound ≤ {rtol:e}: matrix-free, no factorisation)")
+            }
             Method::Rational { degree } => {
                 format!("rational (degree m = {degree}: one sparse factorisation, {degree} solves)")
             }
@@ -97,14 +116,27 @@ impl Method {
     }
 
     /// The a-priori bound on the L1 error against the time-exact solution, if the method has one
-    /// (rational: `ε_m χ(p₀)`; uniformization: its truncation tolerance, twice).
+    /// before the solve (rational: `ε_m χ(p₀)`; uniformization: its truncation tolerance, twice;
+    /// Chebyshev: `rtol`, met with the degree chosen in the solve, see [`Solution::error_bound`]).
     pub fn error_bound(&self, l: usize) -> Option<f64> {
         match *self {
+            Method::Chebyshev { rtol } => Some(rtol),
             Method::Rational { degree } => RationalExp::uniform_error(degree).map(|e| e * chi0(l)),
             Method::Uniformization { tol } => Some(2.0 * tol),
             Method::Trbdf2 { .. } => None,
         }
     }
+}
+
+fn check_rtol(rtol: f64) -> Result<()> {
+    if !(rtol > 0.0 && rtol < 1.0) {
+        return Err(CgklError::config(
+            "--rtol",
+            rtol,
+            "must lie in (0, 1) (default 1e-3)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_l(l: usize) -> Result<()> {
@@ -117,17 +149,34 @@ fn check_l(l: usize) -> Result<()> {
 /// `χ(p₀) = (Σ p₀ᵢ²/πᵢ)^{1/2}` for ρ(0) = 1 and the SG equilibrium `π ∝ q` on the L×L grid:
 /// `χ² = mean(q)·mean(1/q)` over the cell centres.
 pub fn chi0(l: usize) -> f64 {
-    let h = 1.0 / l as f64;
-    let (mut sq, mut sinv) = (0.0, 0.0);
-    for iy in 0..l {
-        for ix in 0..l {
-            let q = brelax_q((ix as f64 + 0.5) * h, (iy as f64 + 0.5) * h);
-            sq += q;
-            sinv += 1.0 / q;
-        }
-    }
-    let n = (l * l) as f64;
+    chi_of_q(&brelax_density(Grid { nx: l, ny: l }))
+}
+
+/// `χ = (mean(q)·mean(1/q))^{1/2}` of the cell values of q (summed in cell order).
+fn chi_of_q(q: &[f64]) -> f64 {
+    let (sq, sinv) = q.iter().fold((0.0, 0.0), |(a, b), &q| (a + q, b + 1.0 / q));
+    let n = q.len() as f64;
     ((sq / n) * (sinv / n)).sqrt()
+}
+
+/// The B-relax generator in stencil form and χ(p₀): q at the cell centres and `φ = ln q`
+/// (`U = −ln q`) computed row-parallel, rates `D·(1/h²)·B(φ_a − φ_b)` for a→b by
+/// [`FivePoint::from_potential`]: bit for bit the rates of [`generator`].
+pub fn stencil(l: usize) -> Result<(FivePoint, f64)> {
+    check_l(l)?;
+    let grid = Grid::new(l, l)?;
+    let q: Vec<f64> = (0..grid.n())
+        .into_par_iter()
+        .map(|i| {
+            let (x, y) = grid.centre(i);
+            brelax_q(x, y)
+        })
+        .collect();
+    // as PotentialDrive: U = −ln q, φ = −U
+    let phi: Vec<f64> = q.par_iter().map(|&q| -(-q.ln())).collect();
+    let h = grid.h();
+    let g = FivePoint::from_potential(grid, FLUX, D * (1.0 / (h * h)), &phi)?;
+    Ok((g, chi_of_q(&q)))
 }
 
 /// Error constant C of fixed-step TR-BDF2 on B-relax, `rel. L1 error ≈ C/N²`, with a 1.5× margin
@@ -177,6 +226,24 @@ pub struct Solution {
     /// Wall seconds of the phases that make up `wall_s`, in order (e.g. assembly, analysis,
     /// factorisation, solves).
     pub phases: Vec<(&'static str, f64)>,
+    /// The degree m of a rational or Chebyshev solve (solves, resp. products with G).
+    pub degree: Option<usize>,
+    /// The a-priori L1 error bound met, if the method has one (`ε_m χ(p₀)` for the rational
+    /// and Chebyshev methods, twice the truncation tolerance for uniformization).
+    pub error_bound: Option<f64>,
+}
+
+impl Solution {
+    /// The method with the degree used, e.g. `chebyshev (degree m = 91 products with G, …)`.
+    pub fn describe(&self) -> String {
+        match (self.method, self.degree) {
+            (Method::Chebyshev { rtol }, Some(m)) => format!(
+                "chebyshev (degree m = {m}: {m} products with G, no factorisation; a-priori L1 \
+                 bound ≤ {rtol:e})"
+            ),
+            _ => self.method.describe(),
+        }
+    }
 }
 
 /// The B-relax generator on an L×L grid: SG with U = −ln q, scale D (one block, ε irrelevant).
@@ -194,6 +261,35 @@ pub fn solve(l: usize, method: Method) -> Result<Solution> {
     let n = l * l;
     let mut p = vec![1.0 / n as f64; n];
     let mut phases = Vec::new();
+    if let Method::Chebyshev { rtol } = method {
+        let t = Instant::now();
+        let (g, chi) = stencil(l)?;
+        let mut cheb = ChebyshevExp::new(n, rtol / chi).map_err(|_| {
+            CgklError::config(
+                "--rtol",
+                rtol,
+                format!(
+                    "is below the Chebyshev expansion's reach (round-off: {:.1e}); use --method \
+                     exact",
+                    crate::integrator::chebyshev::MIN_TOL * chi
+                ),
+            )
+        })?;
+        phases.push(("assembly", t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        cheb.apply_exp(&g, &mut p, T);
+        phases.push(("products", t.elapsed().as_secs_f64()));
+        let (m, eps) = cheb.last_degree_and_bound();
+        return Ok(finish(
+            l,
+            p,
+            method,
+            start,
+            phases,
+            Some(m),
+            Some(eps * chi),
+        ));
+    }
     if let Method::Rational { degree } = method {
         // the symbolic analysis needs only the pattern: it runs on a second thread while
         // the rates are computed (independent work, so the result does not depend on it)
@@ -221,11 +317,12 @@ pub fn solve(l: usize, method: Method) -> Result<Solution> {
         let (f, s) = r.last_times();
         phases.push(("factorisation", f));
         phases.push(("solves", s));
-        return Ok(finish(l, p, method, start, phases));
+        let bound = method.error_bound(l);
+        return Ok(finish(l, p, method, start, phases, Some(degree), bound));
     }
     let mut g = generator(l)?;
     match method {
-        Method::Rational { .. } => unreachable!("handled above"),
+        Method::Chebyshev { .. } | Method::Rational { .. } => unreachable!("handled above"),
         Method::Trbdf2 { steps } => {
             let mut integ = IntegratorKind::Trbdf2Fixed { substeps: steps }.build(&g)?;
             integ.advance(&mut g, &mut p, 0.0, T)?;
@@ -235,7 +332,8 @@ pub fn solve(l: usize, method: Method) -> Result<Solution> {
             Uniformization::new(n, tol).apply_exp(&g, &mut p, T);
         }
     }
-    Ok(finish(l, p, method, start, phases))
+    let bound = method.error_bound(l);
+    Ok(finish(l, p, method, start, phases, None, bound))
 }
 
 /// The solution from the final masses.
@@ -245,6 +343,8 @@ fn finish(
     method: Method,
     start: Instant,
     phases: Vec<(&'static str, f64)>,
+    degree: Option<usize>,
+    error_bound: Option<f64>,
 ) -> Solution {
     let wall_s = start.elapsed().as_secs_f64();
     let mass_err = (p.iter().sum::<f64>() - 1.0).abs();
@@ -259,6 +359,8 @@ fn finish(
         mass_err,
         min_rho,
         phases,
+        degree,
+        error_bound,
     }
 }
 
@@ -286,10 +388,10 @@ pub fn write_h5(path: &std::path::Path, sol: &Solution, overwrite: bool) -> Resu
     h5util::attr_f64(root, "T", T)?;
     h5util::attr_f64(root, "D", D)?;
     h5util::attr_f64(root, "wall_s", sol.wall_s)?;
-    h5util::attr_str(root, "method", &sol.method.describe())?;
+    h5util::attr_str(root, "method", &sol.describe())?;
     h5util::attr_f64(root, "mass_err", sol.mass_err)?;
     h5util::attr_f64(root, "min_rho", sol.min_rho)?;
-    if let Some(b) = sol.method.error_bound(sol.l) {
+    if let Some(b) = sol.error_bound {
         h5util::attr_f64(root, "error_bound", b)?;
     }
     let ds = h5util::write_f64_2d(root, "rho", sol.l, sol.l, &sol.rho)?;
@@ -329,11 +431,68 @@ mod tests {
             assert!(s.min_rho > 0.0);
         }
         for rtol in [1e-3, 1e-4] {
-            let m = Method::for_rtol(l, rtol).unwrap();
+            let m = Method::rational_for_rtol(l, rtol).unwrap();
             let e = rel_l1(&solve(l, m).unwrap().rho, &reference);
             assert!(e <= rtol, "{}: error {e:.2e} > {rtol:e}", m.describe());
         }
-        assert!(Method::for_rtol(l, 1e-12).is_err() && Method::for_rtol(l, f64::NAN).is_err());
+        assert!(Method::rational_for_rtol(l, 1e-12).is_err());
+        assert!(Method::rational_for_rtol(l, f64::NAN).is_err());
+    }
+
+    /// The default (Chebyshev) meets its a-priori bound, which meets rtol, against the
+    /// time-exact solution from 1e-2 down to 1e-10, with fewer products for looser rtol; mass
+    /// to round-off, ρ > 0; the row-parallel stencil is bit for bit the generator's; the result
+    /// does not depend on the thread count (several bands at L = 72); rtol below round-off is
+    /// refused.
+    #[test]
+    fn chebyshev_meets_its_a_priori_bound_and_keeps_the_invariants() {
+        for l in [32, 72] {
+            let reference = reference(l).unwrap();
+            let mut last = 0;
+            for rtol in [1e-2, 1e-3, 1e-4, 1e-6, 1e-10] {
+                let m = Method::for_rtol(l, rtol).unwrap();
+                assert_eq!(m, Method::Chebyshev { rtol });
+                let s = solve(l, m).unwrap();
+                let e = rel_l1(&s.rho, &reference);
+                let bound = s.error_bound.unwrap();
+                assert!(
+                    e <= bound && bound <= rtol,
+                    "L {l} rtol {rtol:e}: error {e:.2e}, bound {bound:.2e}"
+                );
+                let degree = s.degree.unwrap();
+                assert!(degree > last, "L {l} rtol {rtol:e}: degree {degree}");
+                last = degree;
+                assert!(
+                    s.mass_err < 1e-13,
+                    "L {l} rtol {rtol:e}: mass {:.1e}",
+                    s.mass_err
+                );
+                assert!(s.min_rho > 0.0);
+            }
+            let (a, chi) = stencil(l).unwrap();
+            let mut g = generator(l).unwrap();
+            g.refresh(0.0).unwrap();
+            let b = FivePoint::from_generator(&g);
+            let p: Vec<f64> = (0..l * l).map(|i| (i as f64 * 0.1).cos() + 1.5).collect();
+            let (mut x, mut y) = (vec![0.0; l * l], vec![0.0; l * l]);
+            a.apply(&p, &mut x);
+            b.apply(&p, &mut y);
+            assert_eq!(x, y, "L {l}: the stencils differ");
+            assert_eq!(chi, chi0(l));
+        }
+        let l = 72;
+        let m = Method::for_rtol(l, 1e-3).unwrap();
+        let on = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| solve(l, m).unwrap().rho)
+        };
+        assert_eq!(on(1), on(2));
+        assert_eq!(on(1), on(3));
+        assert!(solve(l, Method::Chebyshev { rtol: 1e-15 }).is_err());
+        assert!(Method::for_rtol(l, 0.0).is_err() && Method::for_rtol(l, 1.0).is_err());
     }
 
     /// χ(p₀) from q at the cell centres equals the generator's equilibrium χ.

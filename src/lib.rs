@@ -41,6 +41,7 @@ pub mod score;
 pub mod shard;
 pub mod simd_state;
 pub mod splitting;
+pub mod stencil;
 pub mod study;
 pub mod supernodal;
 pub mod sweep;

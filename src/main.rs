@@ -128,13 +128,14 @@ enum Cmd {
         /// Grid side L.
         #[arg(long = "n", value_name = "L")]
         l: usize,
-        /// Relative L1 accuracy against the time-exact solution: sets the rational degree (from
-        /// its a-priori bound) or the number of TR-BDF2 steps (from a measured error constant).
+        /// Relative L1 accuracy against the time-exact solution: sets the Chebyshev or rational
+        /// degree (from their a-priori bounds) or the number of TR-BDF2 steps (from a measured
+        /// error constant).
         #[arg(long, default_value_t = cgkl::brelax::DEFAULT_RTOL)]
         rtol: f64,
-        /// Time integration: rational (default; one factorisation, m solves), trbdf2 (fixed
-        /// steps) or exact (uniformization).
-        #[arg(long, default_value = "rational")]
+        /// Time integration: chebyshev (default; matrix-free, m products with G), rational (one
+        /// factorisation, m solves), trbdf2 (fixed steps) or exact (uniformization).
+        #[arg(long, default_value = "chebyshev")]
         method: String,
         /// Degree m of the rational method (overrides --rtol).
         #[arg(long)]
@@ -684,11 +685,12 @@ fn run() -> anyhow::Result<()> {
                     }
                     Method::Rational { degree }
                 }
-                ("rational", None, None) => Method::for_rtol(l, rtol)?,
+                ("rational", None, None) => Method::rational_for_rtol(l, rtol)?,
+                ("chebyshev", None, None) => Method::for_rtol(l, rtol)?,
                 ("trbdf2", None, Some(steps)) => Method::Trbdf2 { steps },
                 ("trbdf2", None, None) => Method::trbdf2_for_rtol(rtol)?,
                 ("exact", None, None) => Method::Uniformization { tol: 1e-14 },
-                ("rational" | "trbdf2" | "exact", _, _) => {
+                ("chebyshev" | "rational" | "trbdf2" | "exact", _, _) => {
                     return Err(CgklError::config(
                         "--method",
                         method,
@@ -701,8 +703,8 @@ fn run() -> anyhow::Result<()> {
                         "--method",
                         other,
                         format!(
-                            "use rational, trbdf2 or exact{}",
-                            did_you_mean(other, &["rational", "trbdf2", "exact"])
+                            "use chebyshev, rational, trbdf2 or exact{}",
+                            did_you_mean(other, &["chebyshev", "rational", "trbdf2", "exact"])
                         ),
                     )
                     .into())
@@ -716,7 +718,7 @@ fn run() -> anyhow::Result<()> {
             brelax::write_h5(&out, &sol, force)?;
             let mut text = format!(
                 "B-relax L = {l}: {}\nwall {:.3} s (assembly + time stepping), mass error {:.2e}, min ρ {:.6}\n",
-                method.describe(),
+                sol.describe(),
                 sol.wall_s,
                 sol.mass_err,
                 sol.min_rho
@@ -729,7 +731,7 @@ fn run() -> anyhow::Result<()> {
                     .collect();
                 text.push_str(&format!("phases (s): {}\n", parts.join(", ")));
             }
-            if let (Method::Rational { degree }, Some(b)) = (method, method.error_bound(l)) {
+            if let (Some(degree), Some(b)) = (sol.degree, sol.error_bound) {
                 text.push_str(&format!(
                     "a-priori L1 error bound ε_{degree}·χ(p₀) = {b:.2e} (requested {rtol:e})\n"
                 ));

@@ -1167,7 +1167,7 @@ fn brelax_rejects_bad_input() {
         ),
         b(
             "brelax_degree_too_big",
-            &["--degree", "13"],
+            &["--method", "rational", "--degree", "13"],
             &["--degree", "1..=12"],
         ),
         b(
@@ -1177,8 +1177,13 @@ fn brelax_rejects_bad_input() {
         ),
         b(
             "brelax_steps_with_rational",
-            &["--steps", "3"],
+            &["--method", "rational", "--steps", "3"],
             &["--method", "--steps only with trbdf2"],
+        ),
+        b(
+            "brelax_degree_with_chebyshev",
+            &["--degree", "3"],
+            &["--method", "--degree only with rational"],
         ),
         b(
             "brelax_steps_zero",
@@ -1193,8 +1198,13 @@ fn brelax_rejects_bad_input() {
         b("brelax_rtol_zero", &["--rtol", "0"], &["--rtol", "(0, 1)"]),
         b(
             "brelax_rtol_out_of_reach",
-            &["--rtol", "1e-9"],
+            &["--method", "rational", "--rtol", "1e-9"],
             &["--rtol", "--method exact"],
+        ),
+        b(
+            "brelax_rtol_below_round_off",
+            &["--rtol", "1e-15"],
+            &["--rtol", "round-off", "--method exact"],
         ),
         case(
             "brelax_l_too_small",

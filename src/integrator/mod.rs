@@ -1,12 +1,14 @@
 //! Time integrators for the master equation `dp/ds = G(s) p` over one interval [s0, s1].
 //! A new method is a file here plus one variant in [`IntegratorKind`].
 
+pub mod chebyshev;
 mod explicit_euler;
 mod implicit_euler;
 pub mod rational;
 mod trbdf2;
 pub mod uniformization;
 
+pub use chebyshev::ChebyshevExp;
 pub use explicit_euler::ExplicitEuler;
 pub use implicit_euler::ImplicitEuler;
 pub use rational::RationalExp;

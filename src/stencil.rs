@@ -1,0 +1,269 @@
+//! The generator of SPEC §5 in 5-point stencil form, for matrix-free products on the grid:
+//!
+//! ```text
+//! (G p)_i = e_{i−1} p_{i−1} + w_i p_{i+1} + n_{i−nx} p_{i−nx} + s_i p_{i+nx} − out_i p_i
+//! ```
+//! with, for the x-face between cells i and i+1, `e_i` = rate i→i+1 and `w_i` = rate i+1→i, for
+//! the y-face between i and i+nx, `n_i` = rate i→i+nx and `s_i` = rate i+nx→i (zero on the
+//! outer boundary), and `out_i = Σ_k rate i→k`. Five numbers per cell and no index arrays: a
+//! product reads 48 bytes per cell instead of the ~100 of the CSC matrix, and rows are
+//! independent, so rows run in parallel with results that do not depend on the thread count.
+
+use crate::error::{CgklError, Result};
+use crate::flux::Flux;
+use crate::generator::Generator;
+use crate::grid::Grid;
+use rayon::prelude::*;
+
+/// Rows per parallel task (a task must outweigh rayon's ~µs scheduling).
+const BAND_CELLS: usize = 4096;
+
+/// A Markov generator on a grid in stencil form (face rates and exit rates per cell).
+#[derive(Debug, Clone)]
+pub struct FivePoint {
+    grid: Grid,
+    east: Vec<f64>,
+    west: Vec<f64>,
+    north: Vec<f64>,
+    south: Vec<f64>,
+    out: Vec<f64>,
+    max_exit: f64,
+}
+
+impl FivePoint {
+    /// The stencil of an assembled [`Generator`] (same rates, O(nnz)).
+    pub fn from_generator(g: &Generator) -> Self {
+        let grid = g.grid();
+        let (nx, n) = (grid.nx, grid.n());
+        let mat = g.matrix();
+        let indptr = mat.indptr();
+        let (ptr, idx, val) = (indptr.raw_storage(), mat.indices(), mat.data());
+        let mut s = Self::zeros(grid);
+        for col in 0..n {
+            for pos in ptr[col]..ptr[col + 1] {
+                // G[row, col] = rate col → row
+                let (row, v) = (idx[pos], val[pos]);
+                // (the ±nx tests first: on a one-column grid ±1 is the y-neighbour)
+                match row {
+                    r if r == col => s.out[col] = -v,
+                    r if r == col + nx => s.north[col] = v,
+                    r if r + nx == col => s.south[row] = v,
+                    r if r == col + 1 => s.east[col] = v,
+                    _ => s.west[row] = v,
+                }
+            }
+        }
+        s.max_exit = g.max_exit_rate();
+        s
+    }
+
+    /// The rates `rate a→b = flux.rate(c, φ_b − φ_a)` of one conductance `c` on every face (one
+    /// block: `c = scale·(1/h²)`, in that order of operations), exactly as [`Generator::refresh`] computes them, assembled row by
+    /// row in parallel. Errors if a rate is not finite.
+    pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
+        let (nx, ny) = (grid.nx, grid.ny);
+        assert_eq!(phi.len(), grid.n(), "φ has one value per cell");
+        let mut s = Self::zeros(grid);
+        let rows = band_rows(nx);
+        let chunk = rows * nx;
+        s.east
+            .par_chunks_mut(chunk)
+            .zip(s.west.par_chunks_mut(chunk))
+            .zip(s.north.par_chunks_mut(chunk))
+            .zip(s.south.par_chunks_mut(chunk))
+            .enumerate()
+            .for_each(|(b, (((e, w), nn), ss))| {
+                let i0 = b * chunk;
+                for (j, (((e, w), nn), ss)) in e.iter_mut().zip(w).zip(nn).zip(ss).enumerate() {
+                    let i = i0 + j;
+                    if (i % nx) + 1 < nx {
+                        let d = phi[i + 1] - phi[i];
+                        *e = flux.rate(c, d);
+                        *w = flux.rate(c, -d);
+                    }
+                    if i / nx + 1 < ny {
+                        let d = phi[i + nx] - phi[i];
+                        *nn = flux.rate(c, d);
+                        *ss = flux.rate(c, -d);
+                    }
+                }
+            });
+        let (east, west, north, south) = (&s.east, &s.west, &s.north, &s.south);
+        s.out.par_chunks_mut(chunk).enumerate().for_each(|(b, o)| {
+            for (j, o) in o.iter_mut().enumerate() {
+                let i = b * chunk + j;
+                let (ix, iy) = (i % nx, i / nx);
+                // the order of Generator::refresh (rows i−nx, i−1, i+1, i+nx of column i)
+                let mut sum = 0.0;
+                if iy > 0 {
+                    sum += south[i - nx];
+                }
+                if ix > 0 {
+                    sum += west[i - 1];
+                }
+                sum += east[i];
+                sum += north[i];
+                *o = sum;
+            }
+        });
+        s.max_exit = s.out.iter().fold(0.0, |m: f64, &x| m.max(x));
+        if !s.out.iter().all(|x| x.is_finite()) {
+            return Err(CgklError::Invariant {
+                step: 0,
+                s: 0.0,
+                msg: "the generator has a non-finite rate (overflow of e^d or a non-finite \
+                      potential); check the potential"
+                    .into(),
+            });
+        }
+        Ok(s)
+    }
+
+    fn zeros(grid: Grid) -> Self {
+        let n = grid.n();
+        Self {
+            grid,
+            east: vec![0.0; n],
+            west: vec![0.0; n],
+            north: vec![0.0; n],
+            south: vec![0.0; n],
+            out: vec![0.0; n],
+            max_exit: 0.0,
+        }
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> Grid {
+        self.grid
+    }
+
+    /// Number of cells n.
+    pub fn n(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Largest exit rate `Λ = max_i out_i`; the spectrum of G lies in `[−2Λ, 0]` (Gershgorin on
+    /// the columns).
+    pub fn max_exit_rate(&self) -> f64 {
+        self.max_exit
+    }
+
+    /// `acc = (G p)` on row `iy` (`acc.len() = nx`), as a sum in a fixed order.
+    #[inline]
+    pub fn row_product(&self, p: &[f64], iy: usize, acc: &mut [f64]) {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        let r = iy * nx..(iy + 1) * nx;
+        for ((a, &o), &x) in acc.iter_mut().zip(&self.out[r.clone()]).zip(&p[r.clone()]) {
+            *a = -o * x;
+        }
+        // from the west neighbour (its east rate) and from the east neighbour (its west rate)
+        let (s, e) = (r.start, r.end);
+        for ((a, &rate), &x) in acc[1..]
+            .iter_mut()
+            .zip(&self.east[s..e - 1])
+            .zip(&p[s..e - 1])
+        {
+            *a += rate * x;
+        }
+        for ((a, &rate), &x) in acc[..nx - 1]
+            .iter_mut()
+            .zip(&self.west[s..e - 1])
+            .zip(&p[s + 1..e])
+        {
+            *a += rate * x;
+        }
+        if iy > 0 {
+            let b = s - nx..s;
+            for ((a, &rate), &x) in acc.iter_mut().zip(&self.north[b.clone()]).zip(&p[b]) {
+                *a += rate * x;
+            }
+        }
+        if iy + 1 < ny {
+            let b = s + nx..e + nx;
+            for ((a, &rate), &x) in acc.iter_mut().zip(&self.south[r.clone()]).zip(&p[b]) {
+                *a += rate * x;
+            }
+        }
+    }
+
+    /// `out = G p`, rows in parallel.
+    pub fn apply(&self, p: &[f64], out: &mut [f64]) {
+        let nx = self.grid.nx;
+        let rows = band_rows(nx);
+        out.par_chunks_mut(rows * nx)
+            .enumerate()
+            .for_each(|(b, o)| {
+                for (r, acc) in o.chunks_mut(nx).enumerate() {
+                    self.row_product(p, b * rows + r, acc);
+                }
+            });
+    }
+}
+
+/// Rows per parallel band on a grid with `nx` columns.
+pub(crate) fn band_rows(nx: usize) -> usize {
+    (BAND_CELLS / nx).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::Partition;
+    use crate::score::PotentialDrive;
+
+    fn generator(nx: usize, ny: usize) -> Generator {
+        let grid = Grid::new(nx, ny).unwrap();
+        let part = Partition::tiles(grid, 1, 1).unwrap();
+        let drive = PotentialDrive::new(
+            grid,
+            Box::new(|x, y, _| 3.0 * (x * x - 0.7 * y).sin() + x * y),
+            0.3,
+            false,
+        );
+        let mut g = Generator::new(&part, 1.0, Flux::PotentialSg, Box::new(drive));
+        g.refresh(0.0).unwrap();
+        g
+    }
+
+    /// Assembled from φ it holds exactly the generator's rates (bit for bit, exit rates included),
+    /// and its product equals the CSC product to round-off, with column sums 0 (mass).
+    #[test]
+    fn matches_the_generator() {
+        for (nx, ny) in [(1, 1), (1, 7), (6, 1), (17, 9), (40, 33)] {
+            let g = generator(nx, ny);
+            let a = FivePoint::from_generator(&g);
+            let h = g.grid().h();
+            let b = FivePoint::from_potential(g.grid(), g.flux(), 0.3 * (1.0 / (h * h)), g.phi())
+                .unwrap();
+            for (u, v) in [
+                (&a.east, &b.east),
+                (&a.west, &b.west),
+                (&a.north, &b.north),
+                (&a.south, &b.south),
+                (&a.out, &b.out),
+            ] {
+                assert_eq!(u, v, "{nx}x{ny}");
+            }
+            assert_eq!(a.max_exit_rate(), b.max_exit_rate());
+            assert_eq!(a.max_exit_rate(), g.max_exit_rate());
+            let n = nx * ny;
+            let p: Vec<f64> = (0..n).map(|i| 1.0 + (i as f64 * 0.37).sin()).collect();
+            let (mut x, mut y) = (vec![0.0; n], vec![0.0; n]);
+            g.apply(&p, &mut x);
+            b.apply(&p, &mut y);
+            let scale = g.max_exit_rate() * p.iter().sum::<f64>();
+            for (u, v) in x.iter().zip(&y) {
+                assert!((u - v).abs() <= 1e-14 * scale, "{nx}x{ny}: {u} vs {v}");
+            }
+            assert!(y.iter().sum::<f64>().abs() <= 1e-13 * scale);
+        }
+    }
+
+    #[test]
+    fn refuses_a_non_finite_potential() {
+        let grid = Grid::new(3, 3).unwrap();
+        let mut phi = vec![0.0; 9];
+        phi[4] = f64::NAN;
+        assert!(FivePoint::from_potential(grid, Flux::PotentialSg, 1.0, &phi).is_err());
+    }
+}
