@@ -148,6 +148,11 @@ impl FivePoint {
         self.max_exit
     }
 
+    /// The rate arrays `[out, east, west, north, south]` of the module doc, one value per cell.
+    pub fn rates(&self) -> [&[f64]; 5] {
+        [&self.out, &self.east, &self.west, &self.north, &self.south]
+    }
+
     /// `acc = (G p)` on row `iy` (`acc.len() = nx`), as a sum in a fixed order.
     #[inline]
     pub fn row_product(&self, p: &[f64], iy: usize, acc: &mut [f64]) {
