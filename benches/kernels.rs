@@ -1,7 +1,9 @@
 //! Kernel benchmarks (issue 9): generator refresh, matrix–vector product, one implicit step
 //! (numeric refactorisation with the symbolic analysis reused + solve, on the Cholesky path and
 //! on the bare LU), one solve with a reused factorisation, one V_δ projection, the forward oracle
-//! at one time, and a whole `paper_toy` run; at L = 128, 512 and 2048 where it fits.
+//! at one time, and a whole `paper_toy` run; at L = 128, 512 and 2048 where it fits. Also the
+//! matrix-free product on the 5-point stencil and a whole B-relax solve by the Chebyshev
+//! expansion (the default of `cgkl brelax`, in-process: no startup, no file).
 //!
 //! `cargo bench --bench kernels` (all), or e.g. `cargo bench --bench kernels -- implicit_step`.
 //! Numbers, machine and command: `docs/benchmarks.md`.
@@ -11,6 +13,7 @@ use cgkl::generator::Generator;
 use cgkl::linsolve::SparseLu;
 use cgkl::post_step::PostStep;
 use cgkl::problem::Problem;
+use cgkl::stencil::FivePoint;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
@@ -73,6 +76,17 @@ fn bench_generator(c: &mut Criterion) {
     for l in sizes() {
         let pb = moving(l);
         let g = refreshed(&pb, 0.001);
+        let p = pb.p0.clone();
+        let mut out = vec![0.0; p.len()];
+        grp.bench_function(BenchmarkId::from_parameter(l), |b| {
+            b.iter(|| g.apply(black_box(&p), &mut out))
+        });
+    }
+    grp.finish();
+    let mut grp = c.benchmark_group("matvec_stencil");
+    for l in sizes() {
+        let pb = moving(l);
+        let g = FivePoint::from_generator(&refreshed(&pb, 0.001));
         let p = pb.p0.clone();
         let mut out = vec![0.0; p.len()];
         grp.bench_function(BenchmarkId::from_parameter(l), |b| {
@@ -167,11 +181,26 @@ fn bench_run(c: &mut Criterion) {
     grp.finish();
 }
 
+fn bench_brelax(c: &mut Criterion) {
+    use cgkl::brelax::{self, Method};
+    let mut grp = c.benchmark_group("brelax_chebyshev");
+    grp.sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    for l in sizes().into_iter().filter(|&l| l <= 512) {
+        let m = Method::for_rtol(l, brelax::DEFAULT_RTOL).unwrap();
+        grp.bench_function(BenchmarkId::from_parameter(l), |b| {
+            b.iter(|| brelax::solve(l, m).unwrap())
+        });
+    }
+    grp.finish();
+}
+
 criterion_group!(
     benches,
     bench_generator,
     bench_linear,
     bench_projection_and_oracle,
-    bench_run
+    bench_run,
+    bench_brelax
 );
 criterion_main!(benches);

@@ -165,15 +165,21 @@ fn chi_of_q(q: &[f64]) -> f64 {
 pub fn stencil(l: usize) -> Result<(FivePoint, f64)> {
     check_l(l)?;
     let grid = Grid::new(l, l)?;
-    let q: Vec<f64> = (0..grid.n())
-        .into_par_iter()
-        .map(|i| {
-            let (x, y) = grid.centre(i);
-            brelax_q(x, y)
-        })
-        .collect();
-    // as PotentialDrive: U = −ln q, φ = −U
-    let phi: Vec<f64> = q.par_iter().map(|&q| -(-q.ln())).collect();
+    let (mut q, mut phi) = (vec![0.0; grid.n()], vec![0.0; grid.n()]);
+    let chunk = 4096;
+    q.par_chunks_mut(chunk)
+        .zip(phi.par_chunks_mut(chunk))
+        .enumerate()
+        .for_each(|(b, (q, phi))| {
+            // libm's exp and log run slowly on a thread that faer left dirty (simd_state)
+            crate::simd_state::clear_upper_state();
+            for (j, (q, phi)) in q.iter_mut().zip(phi).enumerate() {
+                let (x, y) = grid.centre(b * chunk + j);
+                *q = brelax_q(x, y);
+                // as PotentialDrive: U = −ln q, φ = −U
+                *phi = -(-q.ln());
+            }
+        });
     let h = grid.h();
     let g = FivePoint::from_potential(grid, FLUX, D * (1.0 / (h * h)), &phi)?;
     Ok((g, chi_of_q(&q)))

@@ -6,7 +6,9 @@
 //! diagnostics take ~10⁵ logarithms per step at 128² — ran 40× slower (140 ns instead of
 //! 3.4 ns per cell; a resolved paper_toy run at N = 2560 spent 24 of its 27 s there). AMD CPUs
 //! do not show the penalty. Calling [`clear_upper_state`] after each faer call restores full
-//! speed; it costs one instruction.
+//! speed; it costs one instruction. The parallel tasks of the matrix-free stencil code
+//! ([`crate::stencil`], the Chebyshev recurrence, the B-relax assembly) call it first, since
+//! they may land on a pool thread that ran faer before (4× slower B-relax solves otherwise).
 
 /// `vzeroupper` when the CPU has AVX; a no-op elsewhere.
 #[allow(unsafe_code)]

@@ -67,7 +67,7 @@ def main():
     label = "cgkl" + (" " + " ".join(extra) if extra else "")
     solve_s = float(attrs["wall_s"]) if "wall_s" in attrs else float("nan")
     printed = " ".join(proc.stdout.split())[:160]
-    m = re.search(r"N = (\d+)", method)
+    m = re.search(r"(?:N|m) = (\d+)", method)
     steps = int(attrs["steps"]) if "steps" in attrs else (int(m.group(1)) if m else method.split()[0])
     common.summarize(label, L, rho, solve_s, steps, notes=method,
                      total_s=round(total_s, 4), cgkl_stdout=printed)

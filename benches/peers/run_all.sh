@@ -9,7 +9,7 @@
 #   PEERS_L              sizes              (default "128 256 512")
 #   PEERS_DRIVERS        comma-separated driver scripts (default: all, in table order)
 #   PEERS_CGKL_VARIANTS  ';'-separated extra `cgkl brelax` args, one cgkl row each
-#                        (default ";--method exact": the default (rational) run and the exact one)
+#                        (default ";--method exact": the default (Chebyshev) run and the exact one)
 #   PEERS_TIMEOUT        per-run timeout in seconds (default none)
 #   PEERS_THREADS        if set, caps BLAS/OpenMP/numba threads of every child to this number
 #   CGKL_BIN             cgkl binary        (default <repo>/target/release/cgkl; skipped if absent)

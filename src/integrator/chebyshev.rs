@@ -172,6 +172,8 @@ fn chebyshev_step(
         .zip(rows.par_chunks_mut(nx))
         .enumerate()
         .for_each(|(b, ((dst, acc), gs))| {
+            // a thread that ran faer before leaves the upper register state dirty (simd_state)
+            crate::simd_state::clear_upper_state();
             let (r0, c0) = (b * band, b * band * nx);
             let r1 = r0 + dst.len() / nx;
             // the outer rows with the bounds-checked row product, the interior rows of the band
