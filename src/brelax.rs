@@ -167,19 +167,23 @@ pub fn stencil(l: usize) -> Result<(FivePoint, f64)> {
     let grid = Grid::new(l, l)?;
     let (mut q, mut phi) = (vec![0.0; grid.n()], vec![0.0; grid.n()]);
     let chunk = 4096;
-    q.par_chunks_mut(chunk)
-        .zip(phi.par_chunks_mut(chunk))
-        .enumerate()
-        .for_each(|(b, (q, phi))| {
-            // libm's exp and log run slowly on a thread that faer left dirty (simd_state)
-            crate::simd_state::clear_upper_state();
-            for (j, (q, phi)) in q.iter_mut().zip(phi).enumerate() {
-                let (x, y) = grid.centre(b * chunk + j);
-                *q = brelax_q(x, y);
-                // as PotentialDrive: U = −ln q, φ = −U
-                *phi = -(-q.ln());
-            }
-        });
+    let cells = |(b, (q, phi)): (usize, (&mut [f64], &mut [f64]))| {
+        // libm's exp and log run slowly on a thread that faer left dirty (simd_state)
+        crate::simd_state::clear_upper_state();
+        for (j, (q, phi)) in q.iter_mut().zip(phi).enumerate() {
+            let (x, y) = grid.centre(b * chunk + j);
+            *q = brelax_q(x, y);
+            // as PotentialDrive: U = −ln q, φ = −U
+            *phi = -(-q.ln());
+        }
+    };
+    if crate::stencil::parallel(grid.n()) {
+        let it = q.par_chunks_mut(chunk).zip(phi.par_chunks_mut(chunk));
+        it.enumerate().for_each(cells);
+    } else {
+        let it = q.chunks_mut(chunk).zip(phi.chunks_mut(chunk));
+        it.enumerate().for_each(cells);
+    }
     let h = grid.h();
     let g = FivePoint::from_potential(grid, FLUX, D * (1.0 / (h * h)), &phi)?;
     Ok((g, chi_of_q(&q)))

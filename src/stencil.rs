@@ -18,8 +18,18 @@ use crate::generator::Generator;
 use crate::grid::Grid;
 use rayon::prelude::*;
 
-/// Rows per parallel task (a task must outweigh rayon's ~µs scheduling).
+/// Cells per parallel task (a task must outweigh rayon's ~µs scheduling).
 const BAND_CELLS: usize = 4096;
+
+/// Grids with fewer cells run on the calling thread: no pool thread is started or woken. On the
+/// 2-vCPU VM a step of the Chebyshev recurrence then takes ≲ 30 µs, and handing it to a second
+/// thread costs as much (L = 128 in a fresh process: products 2.9 ms on one thread, 3–7 ms on two).
+pub const PARALLEL_MIN_CELLS: usize = 1 << 15;
+
+/// Whether work on `n` cells is split over the pool ([`PARALLEL_MIN_CELLS`]).
+pub fn parallel(n: usize) -> bool {
+    n >= PARALLEL_MIN_CELLS
+}
 
 /// A Markov generator on a grid in stencil form (face rates and exit rates per cell).
 #[derive(Debug, Clone)]
@@ -62,38 +72,51 @@ impl FivePoint {
 
     /// The rates `rate a→b = flux.rate(c, φ_b − φ_a)` of one conductance `c` on every face (one
     /// block: `c = scale·(1/h²)`, in that order of operations), exactly as [`Generator::refresh`] computes them, assembled row by
-    /// row in parallel. Errors if a rate is not finite.
+    /// row in parallel (on large grids, see [`parallel`]). Errors if a rate is not finite.
     pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
         let (nx, ny) = (grid.nx, grid.ny);
         assert_eq!(phi.len(), grid.n(), "φ has one value per cell");
         let mut s = Self::zeros(grid);
         let rows = band_rows(nx);
         let chunk = rows * nx;
-        s.east
-            .par_chunks_mut(chunk)
-            .zip(s.west.par_chunks_mut(chunk))
-            .zip(s.north.par_chunks_mut(chunk))
-            .zip(s.south.par_chunks_mut(chunk))
-            .enumerate()
-            .for_each(|(b, (((e, w), nn), ss))| {
-                crate::simd_state::clear_upper_state();
-                let i0 = b * chunk;
-                for (j, (((e, w), nn), ss)) in e.iter_mut().zip(w).zip(nn).zip(ss).enumerate() {
-                    let i = i0 + j;
-                    if (i % nx) + 1 < nx {
-                        let d = phi[i + 1] - phi[i];
-                        *e = flux.rate(c, d);
-                        *w = flux.rate(c, -d);
-                    }
-                    if i / nx + 1 < ny {
-                        let d = phi[i + nx] - phi[i];
-                        *nn = flux.rate(c, d);
-                        *ss = flux.rate(c, -d);
-                    }
+        type Faces<'a> = (
+            usize,
+            (
+                ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]),
+                &'a mut [f64],
+            ),
+        );
+        let faces = |(b, (((e, w), nn), ss)): Faces| {
+            crate::simd_state::clear_upper_state();
+            let i0 = b * chunk;
+            for (j, (((e, w), nn), ss)) in e.iter_mut().zip(w).zip(nn).zip(ss).enumerate() {
+                let i = i0 + j;
+                if (i % nx) + 1 < nx {
+                    let d = phi[i + 1] - phi[i];
+                    *e = flux.rate(c, d);
+                    *w = flux.rate(c, -d);
                 }
-            });
+                if i / nx + 1 < ny {
+                    let d = phi[i + nx] - phi[i];
+                    *nn = flux.rate(c, d);
+                    *ss = flux.rate(c, -d);
+                }
+            }
+        };
+        let (e, w, nn, ss) = (&mut s.east, &mut s.west, &mut s.north, &mut s.south);
+        if parallel(grid.n()) {
+            let it = e.par_chunks_mut(chunk).zip(w.par_chunks_mut(chunk));
+            let it = it
+                .zip(nn.par_chunks_mut(chunk))
+                .zip(ss.par_chunks_mut(chunk));
+            it.enumerate().for_each(faces);
+        } else {
+            let it = e.chunks_mut(chunk).zip(w.chunks_mut(chunk));
+            let it = it.zip(nn.chunks_mut(chunk)).zip(ss.chunks_mut(chunk));
+            it.enumerate().for_each(faces);
+        }
         let (east, west, north, south) = (&s.east, &s.west, &s.north, &s.south);
-        s.out.par_chunks_mut(chunk).enumerate().for_each(|(b, o)| {
+        let exits = |(b, o): (usize, &mut [f64])| {
             crate::simd_state::clear_upper_state();
             for (j, o) in o.iter_mut().enumerate() {
                 let i = b * chunk + j;
@@ -110,7 +133,12 @@ impl FivePoint {
                 sum += north[i];
                 *o = sum;
             }
-        });
+        };
+        if parallel(grid.n()) {
+            s.out.par_chunks_mut(chunk).enumerate().for_each(exits);
+        } else {
+            s.out.chunks_mut(chunk).enumerate().for_each(exits);
+        }
         s.max_exit = s.out.iter().fold(0.0, |m: f64, &x| m.max(x));
         if !s.out.iter().all(|x| x.is_finite()) {
             return Err(CgklError::Invariant {
@@ -196,18 +224,21 @@ impl FivePoint {
         }
     }
 
-    /// `out = G p`, rows in parallel.
+    /// `out = G p`, rows in parallel (on large grids).
     pub fn apply(&self, p: &[f64], out: &mut [f64]) {
         let nx = self.grid.nx;
         let rows = band_rows(nx);
-        out.par_chunks_mut(rows * nx)
-            .enumerate()
-            .for_each(|(b, o)| {
-                crate::simd_state::clear_upper_state();
-                for (r, acc) in o.chunks_mut(nx).enumerate() {
-                    self.row_product(p, b * rows + r, acc);
-                }
-            });
+        let band = |(b, o): (usize, &mut [f64])| {
+            crate::simd_state::clear_upper_state();
+            for (r, acc) in o.chunks_mut(nx).enumerate() {
+                self.row_product(p, b * rows + r, acc);
+            }
+        };
+        if parallel(self.n()) {
+            out.par_chunks_mut(rows * nx).enumerate().for_each(band);
+        } else {
+            out.chunks_mut(rows * nx).enumerate().for_each(band);
+        }
     }
 }
 

@@ -11,6 +11,8 @@
 #   PEERS_CGKL_VARIANTS  ';'-separated extra `cgkl brelax` args, one cgkl row each
 #                        (default ";--method exact": the default (Chebyshev) run and the exact one)
 #   PEERS_TIMEOUT        per-run timeout in seconds (default none)
+#   PEERS_REPEAT         runs per row, the median is reported (default 5; a row stops repeating
+#                        once its runs took 20 s, so the slow peers run once or twice)
 #   PEERS_THREADS        if set, caps BLAS/OpenMP/numba threads of every child to this number
 #   CGKL_BIN             cgkl binary        (default <repo>/target/release/cgkl; skipped if absent)
 set -euo pipefail

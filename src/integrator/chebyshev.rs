@@ -24,17 +24,12 @@
 use super::{Integrator, StepStats};
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
-use crate::stencil::{band_rows, FivePoint};
+use crate::stencil::{band_rows, parallel, FivePoint};
 use rayon::prelude::*;
 
 /// Smallest uniform tolerance: below it the round-off of m ≈ 10²–10³ recurrence steps (each
 /// ~1e-16 relative) would exceed the bound.
 pub const MIN_TOL: f64 = 1e-13;
-
-/// Grids with fewer cells run the recurrence on one thread: a step then takes ≲ 30 µs, and
-/// waking the second worker for every step costs as much (L = 128 in a fresh process: 2.9 ms on
-/// one thread, 3–7 ms on two).
-const PARALLEL_MIN_CELLS: usize = 1 << 15;
 
 /// `exp(τG)p` by a Chebyshev expansion with uniform error at most `tol` on the spectrum.
 pub struct ChebyshevExp {
@@ -121,25 +116,27 @@ impl ChebyshevExp {
         }
         let inv = 1.0 / lambda;
         let grid = g.grid();
-        let band = if g.n() < PARALLEL_MIN_CELLS {
-            grid.ny
-        } else {
-            band_rows(grid.nx)
-        };
+        let par = parallel(g.n());
+        let band = if par { band_rows(grid.nx) } else { grid.ny };
         self.rows.resize(grid.ny.div_ceil(band) * grid.nx, 0.0);
         let (w, w_old, rows) = (&mut self.w, &mut self.w_old, &mut self.rows);
-        // the loop runs on a pool thread, so that its m parallel steps are not each injected
-        // from outside the pool (a sleeping caller woken per step costs ~30 µs)
-        rayon::scope(|_| {
+        let mut recurrence = || {
             // T_0 p = p (kept in w_old), T_1 p = S p (into w); p accumulates the sum
             w_old.copy_from_slice(p);
-            chebyshev_step(g, band, w_old, w, p, rows, inv, [1.0, 0.0, a[0], a[1]]);
+            chebyshev_step(g, par, band, w_old, w, p, rows, inv, [1.0, 0.0, a[0], a[1]]);
             for &ak in &a[2..] {
                 // T_{k+1} p = 2S T_k p − T_{k−1} p, written over T_{k−1} p
-                chebyshev_step(g, band, w, w_old, p, rows, inv, [2.0, 1.0, 1.0, ak]);
+                chebyshev_step(g, par, band, w, w_old, p, rows, inv, [2.0, 1.0, 1.0, ak]);
                 std::mem::swap(w, w_old);
             }
-        });
+        };
+        if par {
+            // on a pool thread, so that the m parallel steps are not each injected from outside
+            // the pool (a sleeping caller woken per step costs ~30 µs)
+            rayon::scope(|_| recurrence());
+        } else {
+            recurrence();
+        }
         StepStats {
             steps: m,
             ..StepStats::default()
@@ -147,12 +144,13 @@ impl ChebyshevExp {
     }
 }
 
-/// One fused recurrence step on every cell, bands of `band` rows in parallel:
+/// One fused recurrence step on every cell, bands of `band` rows (in parallel if `par`):
 /// `s = src + (G src)/Λ`, `dst ← α s − β dst`, `acc ← γ acc + a·dst`, with `[α, β, γ, a]`;
 /// `rows` holds one grid row of scratch per band.
 #[allow(clippy::too_many_arguments)]
 fn chebyshev_step(
     g: &FivePoint,
+    par: bool,
     band: usize,
     src: &[f64],
     dst: &mut [f64],
@@ -167,49 +165,54 @@ fn chebyshev_step(
         *d = alpha * s - beta * *d;
         *y = gamma * *y + a * *d;
     };
-    dst.par_chunks_mut(band * nx)
-        .zip(acc.par_chunks_mut(band * nx))
-        .zip(rows.par_chunks_mut(nx))
-        .enumerate()
-        .for_each(|(b, ((dst, acc), gs))| {
-            // a thread that ran faer before leaves the upper register state dirty (simd_state)
-            crate::simd_state::clear_upper_state();
-            let (r0, c0) = (b * band, b * band * nx);
-            let r1 = r0 + dst.len() / nx;
-            // the outer rows with the bounds-checked row product, the interior rows of the band
-            // (all four neighbours inside the grid) in one fused pass over their cells
-            for iy in (r0..r1).filter(|&iy| iy == 0 || iy + 1 == ny) {
-                g.row_product(src, iy, gs);
-                let r = iy * nx - c0..(iy + 1) * nx - c0;
-                let row = &src[iy * nx..(iy + 1) * nx];
-                for (((d, y), &x), &gx) in dst[r.clone()]
-                    .iter_mut()
-                    .zip(&mut acc[r])
-                    .zip(row)
-                    .zip(gs.iter())
-                {
-                    update(d, y, x, gx);
-                }
+    type Band<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]));
+    let step = |(b, ((dst, acc), gs)): Band| {
+        // a thread that ran faer before leaves the upper register state dirty (simd_state)
+        crate::simd_state::clear_upper_state();
+        let (r0, c0) = (b * band, b * band * nx);
+        let r1 = r0 + dst.len() / nx;
+        // the outer rows with the bounds-checked row product, the interior rows of the band
+        // (all four neighbours inside the grid) in one fused pass over their cells
+        for iy in (r0..r1).filter(|&iy| iy == 0 || iy + 1 == ny) {
+            g.row_product(src, iy, gs);
+            let r = iy * nx - c0..(iy + 1) * nx - c0;
+            let row = &src[iy * nx..(iy + 1) * nx];
+            for (((d, y), &x), &gx) in dst[r.clone()]
+                .iter_mut()
+                .zip(&mut acc[r])
+                .zip(row)
+                .zip(gs.iter())
+            {
+                update(d, y, x, gx);
             }
-            let (i0, i1) = (r0.max(1) * nx, r1.min(ny.saturating_sub(1)) * nx);
-            if i0 < i1 {
-                let [out, east, west, north, south] = g.rates();
-                let (x, xw, xe) = (&src[i0..i1], &src[i0 - 1..i1 - 1], &src[i0 + 1..i1 + 1]);
-                let (xs, xn) = (&src[i0 - nx..i1 - nx], &src[i0 + nx..i1 + nx]);
-                let (out, east, west) = (&out[i0..i1], &east[i0 - 1..i1 - 1], &west[i0..i1]);
-                let (north, south) = (&north[i0 - nx..i1 - nx], &south[i0..i1]);
-                let (d, y) = (&mut dst[i0 - c0..i1 - c0], &mut acc[i0 - c0..i1 - c0]);
-                let cells = d.iter_mut().zip(y).zip(x).zip(xw).zip(xe).zip(xs).zip(xn);
-                let rates = out.iter().zip(east).zip(west).zip(north).zip(south);
-                for (((((((d, y), &x), &xw), &xe), &xs), &xn), ((((&o, &e), &w), &n), &s)) in
-                    cells.zip(rates)
-                {
-                    // the order of FivePoint::row_product
-                    let gx = -o * x + e * xw + w * xe + n * xs + s * xn;
-                    update(d, y, x, gx);
-                }
+        }
+        let (i0, i1) = (r0.max(1) * nx, r1.min(ny.saturating_sub(1)) * nx);
+        if i0 < i1 {
+            let [out, east, west, north, south] = g.rates();
+            let (x, xw, xe) = (&src[i0..i1], &src[i0 - 1..i1 - 1], &src[i0 + 1..i1 + 1]);
+            let (xs, xn) = (&src[i0 - nx..i1 - nx], &src[i0 + nx..i1 + nx]);
+            let (out, east, west) = (&out[i0..i1], &east[i0 - 1..i1 - 1], &west[i0..i1]);
+            let (north, south) = (&north[i0 - nx..i1 - nx], &south[i0..i1]);
+            let (d, y) = (&mut dst[i0 - c0..i1 - c0], &mut acc[i0 - c0..i1 - c0]);
+            let cells = d.iter_mut().zip(y).zip(x).zip(xw).zip(xe).zip(xs).zip(xn);
+            let rates = out.iter().zip(east).zip(west).zip(north).zip(south);
+            for (((((((d, y), &x), &xw), &xe), &xs), &xn), ((((&o, &e), &w), &n), &s)) in
+                cells.zip(rates)
+            {
+                // the order of FivePoint::row_product
+                let gx = -o * x + e * xw + w * xe + n * xs + s * xn;
+                update(d, y, x, gx);
             }
-        });
+        }
+    };
+    let chunk = band * nx;
+    if par {
+        let it = dst.par_chunks_mut(chunk).zip(acc.par_chunks_mut(chunk));
+        it.zip(rows.par_chunks_mut(nx)).enumerate().for_each(step);
+    } else {
+        let it = dst.chunks_mut(chunk).zip(acc.chunks_mut(chunk));
+        it.zip(rows.chunks_mut(nx)).enumerate().for_each(step);
+    }
 }
 
 impl Integrator for ChebyshevExp {
