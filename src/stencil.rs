@@ -71,8 +71,9 @@ impl FivePoint {
     }
 
     /// The rates `rate a→b = flux.rate(c, φ_b − φ_a)` of one conductance `c` on every face (one
-    /// block: `c = scale·(1/h²)`, in that order of operations), exactly as [`Generator::refresh`] computes them, assembled row by
-    /// row in parallel (on large grids, see [`parallel`]). Errors if a rate is not finite.
+    /// block: `c = scale·(1/h²)`, in that order of operations), exactly as
+    /// [`Generator::refresh`] computes them, assembled row by row in parallel (on large grids,
+    /// see [`parallel`]). Errors if a rate is not finite.
     pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
         let (nx, ny) = (grid.nx, grid.ny);
         assert_eq!(phi.len(), grid.n(), "φ has one value per cell");

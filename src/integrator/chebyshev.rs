@@ -65,9 +65,14 @@ impl ChebyshevExp {
     /// The renormalised coefficients `a_k / Σ_{j≤m} a_j`, k = 0…m, of the smallest degree m whose
     /// bound `ε_m = 2t_m/(1 − t_m)` is at most `tol`, and that ε_m. `e^{−c} I_k(c)` comes from
     /// Miller's backward recurrence `I_{k−1} = (2k/c) I_k + I_{k+1}`, started where
-    /// `e^{−c}I_k(c) < 10⁻²⁰` and normalised by `I_0 + 2Σ I_k = e^c`.
+    /// `e^{−c}I_k(c) < 10⁻²⁰` and normalised by `I_0 + 2Σ I_k = e^c`. `c = 0` (no motion) gives
+    /// the identity; c must be finite and ≥ 0.
     pub fn series(c: f64, tol: f64) -> (Vec<f64>, f64) {
-        if c <= 0.0 || !c.is_finite() {
+        assert!(
+            c.is_finite() && c >= 0.0,
+            "c = τΛ must be finite and ≥ 0, not {c}"
+        );
+        if c == 0.0 {
             return (vec![1.0], 0.0);
         }
         // e^{−c}I_k(c) ≈ e^{−k²/2c} for k ≪ c and falls faster beyond: 10√c + 30 reaches 1e-20
