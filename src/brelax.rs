@@ -22,6 +22,7 @@ use crate::error::{CgklError, Result};
 use crate::flux::Flux;
 use crate::generator::{five_point_pattern, Generator};
 use crate::grid::Grid;
+use crate::integrator::chebyshev::roundoff;
 use crate::integrator::uniformization::Uniformization;
 use crate::integrator::{ChebyshevExp, IntegratorKind, RationalExp};
 use crate::linsolve::SparseLu;
@@ -274,20 +275,22 @@ pub fn solve(l: usize, method: Method) -> Result<Solution> {
     if let Method::Chebyshev { rtol } = method {
         let t = Instant::now();
         let (g, chi) = stencil(l)?;
-        let mut cheb = ChebyshevExp::new(n, rtol / chi).map_err(|_| {
-            CgklError::config(
+        // the smallest reachable rtol: twice the round-off allowance at c = TΛ, times χ
+        let reach = 2.0 * roundoff(T * g.max_exit_rate()) * chi;
+        if rtol < reach {
+            return Err(CgklError::config(
                 "--rtol",
                 rtol,
                 format!(
-                    "is below the Chebyshev expansion's reach (round-off: {:.1e}); use --method \
-                     exact",
-                    crate::integrator::chebyshev::MIN_TOL * chi
+                    "is below the Chebyshev expansion's reach on this grid (round-off: \
+                     {reach:.1e}); use --method exact"
                 ),
-            )
-        })?;
+            ));
+        }
+        let mut cheb = ChebyshevExp::new(n, rtol / chi)?;
         phases.push(("assembly", t.elapsed().as_secs_f64()));
         let t = Instant::now();
-        cheb.apply_exp(&g, &mut p, T);
+        cheb.apply_exp(&g, &mut p, T)?;
         phases.push(("products", t.elapsed().as_secs_f64()));
         let (m, eps) = cheb.last_degree_and_bound();
         return Ok(finish(

@@ -8,12 +8,14 @@
 //! For a reversible G the spectrum of S is real and lies in [−1, 1] (Gershgorin on the columns),
 //! where |T_k| ≤ 1. The a_k are positive and sum to 1 (the series at S = 1). The truncation after
 //! degree m is renormalised, `P_m = Σ_{k≤m} a_k T_k / Σ_{k≤m} a_k`, so `P_m(S)` conserves mass
-//! exactly (1ᵀS = 1ᵀ), and with the tail `t_m = Σ_{k>m} a_k` its uniform error on [−1, 1] is
+//! (1ᵀS = 1ᵀ; in floating point the mass drifts by ≈ 4·10⁻¹⁸ c, see [`roundoff`]), and with
+//! the tail `t_m = Σ_{k>m} a_k` its uniform error on [−1, 1] is
 //!
 //! ```text
 //! max |P_m(s) − e^{c(s−1)}| ≤ ε_m = 2 t_m / (1 − t_m).
 //! ```
-//! As for [`super::RationalExp`], the L1 error is then at most `ε_m · χ(p)`, `χ(p)² = Σ p_i²/π_i`.
+//! As for [`super::RationalExp`], the L1 error is then at most `ε · χ(p)`, `χ(p)² = Σ p_i²/π_i`,
+//! with `ε = ε_m + r(c)` and r(c) the round-off allowance of [`roundoff`].
 //! The degree needed grows like `√(2c ln(1/ε))`, against ≈ c products for uniformization (the
 //! Taylor series of the same `e^{cS}`): a stiff generator costs the square root. Each degree is
 //! one product with G in the three-term recurrence `T_{k+1}(S)p = 2S T_k(S)p − T_{k−1}(S)p`,
@@ -27,9 +29,24 @@ use crate::generator::Generator;
 use crate::stencil::{band_rows, parallel, FivePoint};
 use rayon::prelude::*;
 
-/// Smallest uniform tolerance: below it the round-off of m ≈ 10²–10³ recurrence steps (each
-/// ~1e-16 relative) would exceed the bound.
+/// Smallest uniform tolerance at any c (twice [`roundoff`] at c = 0).
 pub const MIN_TOL: f64 = 1e-13;
+
+/// Below this c, `P_0 = 1` with `ε = 2c` (|1 − e^{c(s−1)}| ≤ 2c), and Miller's recurrence, whose
+/// growth factor 2k/c would overflow, is not run.
+const TINY_C: f64 = 1e-30;
+
+/// Bound on the coefficients beyond the recurrence's start (each `< 10⁻²⁰`, falling faster than
+/// geometrically), counted in every tail.
+const BEYOND_TOP: f64 = 1e-18;
+
+/// Round-off allowance r(c) in the uniform error of the recurrence: `5·10⁻¹⁴ + 10⁻¹⁷·c`. The
+/// mass drift of `P_m(S)p` measured at equilibrium grows like ≈ 3–4·10⁻¹⁸·c (the degree grows
+/// like √c and each step's error is amplified by the recurrence up to ~m); the bound carries 2.5×
+/// that, and a tolerance below 2r(c) is refused.
+pub fn roundoff(c: f64) -> f64 {
+    5e-14 + 1e-17 * c
+}
 
 /// `exp(τG)p` by a Chebyshev expansion with uniform error at most `tol` on the spectrum.
 pub struct ChebyshevExp {
@@ -38,7 +55,6 @@ pub struct ChebyshevExp {
     w_old: Vec<f64>,
     /// one row of G·src per parallel band
     rows: Vec<f64>,
-    stencil: Option<(u64, FivePoint)>,
     last: (usize, f64),
 }
 
@@ -57,7 +73,6 @@ impl ChebyshevExp {
             w: vec![0.0; n],
             w_old: vec![0.0; n],
             rows: Vec::new(),
-            stencil: None,
             last: (0, 0.0),
         })
     }
@@ -65,15 +80,16 @@ impl ChebyshevExp {
     /// The renormalised coefficients `a_k / Σ_{j≤m} a_j`, k = 0…m, of the smallest degree m whose
     /// bound `ε_m = 2t_m/(1 − t_m)` is at most `tol`, and that ε_m. `e^{−c} I_k(c)` comes from
     /// Miller's backward recurrence `I_{k−1} = (2k/c) I_k + I_{k+1}`, started where
-    /// `e^{−c}I_k(c) < 10⁻²⁰` and normalised by `I_0 + 2Σ I_k = e^c`. `c = 0` (no motion) gives
-    /// the identity; c must be finite and ≥ 0.
+    /// `e^{−c}I_k(c) < 10⁻²⁰` (the terms beyond count as 10⁻¹⁸ in every tail) and normalised by
+    /// `I_0 + 2Σ I_k = e^c`. Below c = 10⁻³⁰ (c = 0: no motion) the identity, with ε = 2c; c must
+    /// be finite and ≥ 0. Round-off is not included (see [`roundoff`]).
     pub fn series(c: f64, tol: f64) -> (Vec<f64>, f64) {
         assert!(
             c.is_finite() && c >= 0.0,
             "c = τΛ must be finite and ≥ 0, not {c}"
         );
-        if c == 0.0 {
-            return (vec![1.0], 0.0);
+        if c < TINY_C {
+            return (vec![1.0], 2.0 * c);
         }
         // e^{−c}I_k(c) ≈ e^{−k²/2c} for k ≪ c and falls faster beyond: 10√c + 30 reaches 1e-20
         let top = (10.0 * c.sqrt() + 30.0).ceil() as usize;
@@ -90,7 +106,7 @@ impl ChebyshevExp {
             .map(|k| if k == 0 { 1.0 } else { 2.0 } * v[k] / total)
             .collect();
         // tails t_m = Σ_{k>m} a_k, summed from the small end
-        let mut tail = 0.0;
+        let mut tail = BEYOND_TOP;
         let mut m = top;
         while m > 0 {
             let next = tail + a[m];
@@ -105,19 +121,33 @@ impl ChebyshevExp {
         (a[..=m].iter().map(|x| x / kept).collect(), eps)
     }
 
-    /// The degree m and the bound ε_m of the last [`Self::apply_exp`].
+    /// The degree m and the uniform bound `ε = ε_m + r(c)` of the last [`Self::apply_exp`].
     pub fn last_degree_and_bound(&self) -> (usize, f64) {
         self.last
     }
 
-    /// `p ← P_m(S) p ≈ exp(τG) p` for the generator `g` (m products with G).
-    pub fn apply_exp(&mut self, g: &FivePoint, p: &mut [f64], tau: f64) -> StepStats {
+    /// `p ← P_m(S) p ≈ exp(τG) p` for the generator `g` (m products with G), with uniform error
+    /// `ε_m + r(c) ≤ tol`; refuses a tol below `2r(c)`, `c = τΛ` ([`roundoff`]).
+    pub fn apply_exp(&mut self, g: &FivePoint, p: &mut [f64], tau: f64) -> Result<StepStats> {
         let lambda = g.max_exit_rate();
-        let (a, eps) = Self::series(tau * lambda, self.tol);
+        let c = tau * lambda;
+        let r = roundoff(c);
+        if self.tol < 2.0 * r {
+            return Err(CgklError::config(
+                "tol",
+                self.tol,
+                format!(
+                    "is below the Chebyshev expansion's round-off at c = τΛ = {c:.3e} (2r(c) = \
+                     {:.1e}); use uniformization",
+                    2.0 * r
+                ),
+            ));
+        }
+        let (a, eps) = Self::series(c, self.tol - r);
         let m = a.len() - 1;
-        self.last = (m, eps);
+        self.last = (m, eps + r);
         if m == 0 {
-            return StepStats::default();
+            return Ok(StepStats::default());
         }
         let inv = 1.0 / lambda;
         let grid = g.grid();
@@ -126,8 +156,10 @@ impl ChebyshevExp {
         self.rows.resize(grid.ny.div_ceil(band) * grid.nx, 0.0);
         let (w, w_old, rows) = (&mut self.w, &mut self.w_old, &mut self.rows);
         let mut recurrence = || {
-            // T_0 p = p (kept in w_old), T_1 p = S p (into w); p accumulates the sum
+            // T_0 p = p (kept in w_old), T_1 p = S p (into w); p accumulates the sum; w is
+            // cleared so that nothing of an earlier call (0·NaN) leaks into the first step
             w_old.copy_from_slice(p);
+            w.iter_mut().for_each(|x| *x = 0.0);
             chebyshev_step(g, par, band, w_old, w, p, rows, inv, [1.0, 0.0, a[0], a[1]]);
             for &ak in &a[2..] {
                 // T_{k+1} p = 2S T_k p − T_{k−1} p, written over T_{k−1} p
@@ -142,10 +174,10 @@ impl ChebyshevExp {
         } else {
             recurrence();
         }
-        StepStats {
+        Ok(StepStats {
             steps: m,
             ..StepStats::default()
-        }
+        })
     }
 }
 
@@ -239,13 +271,8 @@ impl Integrator for ChebyshevExp {
                 "the Chebyshev exponential needs a reversible flux (a real spectrum)",
             ));
         }
-        let stencil = match self.stencil.take() {
-            Some((v, s)) if v == g.version() => s,
-            _ => FivePoint::from_generator(g),
-        };
-        let stats = self.apply_exp(&stencil, p, s1 - s0);
-        self.stencil = Some((g.version(), stencil));
-        Ok(stats)
+        // O(n), against m products; not cached (versions are per generator)
+        self.apply_exp(&FivePoint::from_generator(g), p, s1 - s0)
     }
 }
 
@@ -268,6 +295,44 @@ mod tests {
             time_dependent,
         );
         Generator::new(&part, eps, flux, Box::new(drive))
+    }
+
+    /// At the equilibrium π (exp(τG)π = π exactly, χ(π) = 1) and the smallest tolerance allowed,
+    /// 2r(c), the bound ε_m + r(c) holds up to c = 10⁶, where round-off, not truncation, is the
+    /// error; a tolerance just below 2r(c) is refused; a NaN left by an earlier call does not
+    /// leak into the next; tiny c gives the identity with ε = 2c.
+    #[test]
+    fn the_bound_covers_round_off_at_large_c() {
+        let mut g = generator(8, 8, Flux::PotentialSg, 1.0, false);
+        g.refresh(0.0).unwrap();
+        let st = FivePoint::from_generator(&g);
+        let w: Vec<f64> = g.phi().iter().map(|x| x.exp()).collect();
+        let z: f64 = w.iter().sum();
+        let pi: Vec<f64> = w.iter().map(|x| x / z).collect();
+        for c in [1e2, 1e4, 1e5, 1e6] {
+            let tau = c / st.max_exit_rate();
+            let tol = 2.0 * roundoff(c) * (1.0 + 1e-12);
+            let mut p = pi.clone();
+            let mut e = ChebyshevExp::new(64, tol).unwrap();
+            e.apply_exp(&st, &mut p, tau).unwrap();
+            let (m, eps) = e.last_degree_and_bound();
+            let err: f64 = p.iter().zip(&pi).map(|(a, b)| (a - b).abs()).sum();
+            assert!(
+                eps <= tol && err <= eps,
+                "c {c:e}: m {m}, error {err:.2e} > {eps:.2e}"
+            );
+            let mut low = ChebyshevExp::new(64, tol * 0.99).unwrap();
+            assert!(low.apply_exp(&st, &mut p, tau).is_err(), "c {c:e}");
+        }
+        let mut e = ChebyshevExp::new(64, 1e-6).unwrap();
+        let mut bad = vec![f64::NAN; 64];
+        e.apply_exp(&st, &mut bad, 0.01).unwrap();
+        let mut p = pi.clone();
+        e.apply_exp(&st, &mut p, 0.01).unwrap();
+        assert!(p.iter().all(|x| x.is_finite()));
+        for c in [1e-300, 1e-112, 1e-40] {
+            assert_eq!(ChebyshevExp::series(c, 1e-3), (vec![1.0], 2.0 * c));
+        }
     }
 
     /// As an [`Integrator`] on a generator with blocks (ε < 1) and both reversible fluxes: within
