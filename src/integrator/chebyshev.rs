@@ -131,6 +131,13 @@ impl ChebyshevExp {
     pub fn apply_exp(&mut self, g: &FivePoint, p: &mut [f64], tau: f64) -> Result<StepStats> {
         let lambda = g.max_exit_rate();
         let c = tau * lambda;
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(CgklError::config(
+                "tau",
+                tau,
+                format!("τΛ must be finite and ≥ 0 (Λ = {lambda:e}): the expansion runs forward"),
+            ));
+        }
         let r = roundoff(c);
         if self.tol < 2.0 * r {
             return Err(CgklError::config(
@@ -330,6 +337,7 @@ mod tests {
         let mut p = pi.clone();
         e.apply_exp(&st, &mut p, 0.01).unwrap();
         assert!(p.iter().all(|x| x.is_finite()));
+        assert!(e.apply_exp(&st, &mut p, -0.01).is_err());
         for c in [1e-300, 1e-112, 1e-40] {
             assert_eq!(ChebyshevExp::series(c, 1e-3), (vec![1.0], 2.0 * c));
         }
