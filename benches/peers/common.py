@@ -359,7 +359,10 @@ def main_table(args) -> None:
                     print(f"  skipped: {r.get('notes', '')}", file=sys.stderr, flush=True)
                     break
                 if runs:
+                    failed = r if r.get("status") != "ok" else None
                     r = median_of(runs)
+                    if failed:  # a repeat failed after good runs: say so in the row
+                        r["notes"] = f"a repeat {failed.get('status')}; " + r.get("notes", "")
                 print(f"  {json.dumps(r, ensure_ascii=False)}", file=sys.stderr, flush=True)
                 records.append(r)
     if args.json_out:
