@@ -622,6 +622,23 @@ fn dot4(a: &[f64], b: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
+/// Supernode `s` for a sweep over columns from `lo`: its local columns `s0..s1`, the rows below
+/// them and its column-major block (columns of height `s1 − s0 + pattern length`).
+fn sweep_view<'a>(
+    sn: &'a Structure,
+    values: &'a [f64],
+    s: usize,
+    lo: usize,
+) -> (usize, usize, &'a [usize], &'a [f64]) {
+    let cols = sn.cols(s);
+    (
+        cols.start - lo,
+        cols.end - lo,
+        sn.pattern(s),
+        &values[sn.vals(s)],
+    )
+}
+
 /// Forward sweep `L y = b` over the supernodes `sup`. `x` holds the columns `lo..far_lo`; the
 /// updates of rows ≥ `far_lo` are summed into `far` (index `row − far_lo`) for the caller.
 #[allow(clippy::too_many_arguments)]
@@ -636,12 +653,9 @@ fn forward_sweep(
     tmp: &mut [f64],
 ) {
     for s in sup {
-        let (s0, s1) = (sn.cols(s).start - lo, sn.cols(s).end - lo);
-        let w = s1 - s0;
-        let pat = sn.pattern(s);
+        let (s0, s1, pat, blk) = sweep_view(sn, values, s, lo);
+        let (w, t) = (s1 - s0, &mut tmp[..pat.len()]);
         let r = w + pat.len();
-        let blk = &values[sn.vals(s)];
-        let t = &mut tmp[..pat.len()];
         t.iter_mut().for_each(|v| *v = 0.0);
         for j in 0..w {
             let col = &blk[j * r..(j + 1) * r];
@@ -678,12 +692,9 @@ fn backward_sweep(
     tmp: &mut [f64],
 ) {
     for s in sup.rev() {
-        let (s0, s1) = (sn.cols(s).start - lo, sn.cols(s).end - lo);
-        let w = s1 - s0;
-        let pat = sn.pattern(s);
+        let (s0, s1, pat, blk) = sweep_view(sn, values, s, lo);
+        let (w, t) = (s1 - s0, &mut tmp[..pat.len()]);
         let r = w + pat.len();
-        let blk = &values[sn.vals(s)];
-        let t = &mut tmp[..pat.len()];
         for (ti, &i) in t.iter_mut().zip(pat) {
             *ti = if i < far_lo {
                 x[i - lo]
