@@ -12,7 +12,7 @@ use cgkl::config::Config;
 use cgkl::generator::Generator;
 use cgkl::linsolve::SparseLu;
 use cgkl::post_step::PostStep;
-use cgkl::problem::Problem;
+use cgkl::problem::{Problem, Projection};
 use cgkl::stencil::FivePoint;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
@@ -175,7 +175,7 @@ fn bench_run(c: &mut Criterion) {
     for l in sizes().into_iter().filter(|&l| l <= 256) {
         let pb = paper_toy(l);
         grp.bench_function(BenchmarkId::from_parameter(l), |b| {
-            b.iter(|| pb.run(true).unwrap())
+            b.iter(|| pb.run(Projection::Projected).unwrap())
         });
     }
     grp.finish();

@@ -5,6 +5,7 @@
 //! `cargo run --release --example paper_toy -- [--config FILE] [--set key=value]... [--out DIR] [--quick]`
 use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
 use cgkl::config::FlowMode;
+use cgkl::problem::Projection;
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
 use clap::Parser;
 
@@ -20,7 +21,7 @@ fn run() -> anyhow::Result<()> {
         param: "schedule.n_steps".into(),
         values: vec![base.schedule.n_steps.to_string()],
         modes: vec![base.flow.mode],
-        projections: vec![true, false],
+        projections: Projection::ALL.to_vec(),
     };
     let (bar, report) = progress_for(2 * base.schedule.n_steps as u64);
     let sw = run_sweep(&text, &overrides, &spec, &report)?;

@@ -12,7 +12,7 @@
 //! repository, so it works from any working directory. `--quick` runs a 32×32 grid.
 use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
 use cgkl::plot::{image_row, ImagePanel};
-use cgkl::problem::RunResult;
+use cgkl::problem::{Projection, RunResult};
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
 use clap::Parser;
 use std::path::Path;
@@ -56,7 +56,7 @@ fn run() -> anyhow::Result<()> {
         param: "projection.delta".into(),
         values: vec![format!("{:e}", base.projection.delta)],
         modes: vec![base.flow.mode],
-        projections: vec![true, false],
+        projections: Projection::ALL.to_vec(),
     };
     let (bar, report) = progress_for(2 * base.schedule.n_steps as u64);
     let sw = run_sweep(&text, &overrides, &spec, &report)?;

@@ -1,4 +1,5 @@
 use cgkl::config::{Config, FlowMode};
+use cgkl::problem::Projection;
 fn main() -> anyhow::Result<()> {
     for mode in [FlowMode::Kernel, FlowMode::Resolved] {
         for n in [40usize, 160] {
@@ -6,8 +7,8 @@ fn main() -> anyhow::Result<()> {
             c.flow.mode = mode;
             c.schedule.n_steps = n;
             let pb = c.validate()?;
-            for projected in [true, false] {
-                let r = pb.run(projected)?;
+            for projection in Projection::ALL {
+                let r = pb.run(projection)?;
                 let last = r.output.records.last().unwrap();
                 let einf_max = r.output.records[1..]
                     .iter()

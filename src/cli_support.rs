@@ -202,7 +202,7 @@ pub fn param_study_main(
         param: param.into(),
         values: values.iter().map(|v| v.to_string()).collect(),
         modes: vec![crate::config::FlowMode::Kernel],
-        projections: vec![true, false],
+        projections: crate::problem::Projection::ALL.to_vec(),
     };
     let n = crate::config::Config::from_toml_with_overrides(&text, &ov)?
         .schedule

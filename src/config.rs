@@ -309,13 +309,50 @@ pub enum FlowMode {
 }
 
 impl FlowMode {
-    /// `kernel` or `resolved`.
+    /// Every mode, in the order sweeps run them.
+    pub const ALL: [FlowMode; 2] = [FlowMode::Kernel, FlowMode::Resolved];
+
+    /// `kernel` or `resolved`: the serde spelling (a unit test holds them equal).
     pub fn name(&self) -> &'static str {
         match self {
             FlowMode::Kernel => "kernel",
             FlowMode::Resolved => "resolved",
         }
     }
+}
+
+impl std::fmt::Display for FlowMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for FlowMode {
+    type Err = String;
+    /// Parses the serde spelling (`kernel`, `resolved`); the error lists the choices and the
+    /// nearest one.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        parse_variant(s, &Self::ALL.map(|m| m.name()))
+    }
+}
+
+/// Parses a unit variant of a serde enum from its serde spelling, so the spelling has one
+/// source (the enum's `rename_all`): `"kernel"` → `FlowMode::Kernel`. The error names the
+/// choices and the nearest one (`names`, the spellings of every variant).
+pub fn parse_variant<T: serde::de::DeserializeOwned>(
+    s: &str,
+    names: &[&str],
+) -> std::result::Result<T, String> {
+    use serde::de::value::{Error, StrDeserializer};
+    use serde::de::IntoDeserializer;
+    let word = s.trim();
+    let de: StrDeserializer<'_, Error> = word.into_deserializer();
+    T::deserialize(de).map_err(|_| {
+        let hint = nearest(word, names)
+            .map(|c| format!("; did you mean {c}?"))
+            .unwrap_or_default();
+        format!("use one of {}{hint}", names.join(", "))
+    })
 }
 
 /// `[flow]`: the flow between projections.

@@ -18,6 +18,7 @@ use crate::plot::{
     image_row, line_plot, HLine, ImagePanel, LegendPos, LinePlot, PlotError, Scale, Series,
     SeriesStyle,
 };
+use crate::problem::Projection;
 use crate::sweep::ROUNDOFF_FLOOR;
 use hdf5::{File, Group};
 use std::path::{Path, PathBuf};
@@ -64,8 +65,8 @@ pub fn sweep_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(rep) = rep {
         for mode in &modes {
-            let proj = find(&runs, mode, true, rep);
-            let base = find(&runs, mode, false, rep);
+            let proj = find(&runs, mode, Projection::Projected, rep);
+            let base = find(&runs, mode, Projection::Baseline, rep);
             e_block_sweep(&file, mode, proj, base, &mut out)?;
         }
         let mode = if modes.iter().any(|m| m == "kernel") {
@@ -74,8 +75,8 @@ pub fn sweep_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
             modes.first().cloned()
         };
         if let Some(mode) = mode {
-            let proj = find(&runs, &mode, true, rep);
-            let base = find(&runs, &mode, false, rep);
+            let proj = find(&runs, &mode, Projection::Projected, rep);
+            let base = find(&runs, &mode, Projection::Baseline, rep);
             images_sweep(&file, &mode, proj, base, &mut out)?;
             block_masses_sweep(&file, &mode, proj, base, &mut out)?;
         }
@@ -97,12 +98,12 @@ pub fn run_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let run = run_info(&file, "", h5, false, 0)?;
     let mut out = Figures::new(out_dir);
     let g: &Group = &file;
-    let what = format!("{} mode, {}", run.mode, run.projection_name());
+    let what = format!("{} mode, {}", run.mode, run.projection.name());
     let traj = RunTraj::read(g)?;
 
     // V_δ trajectory
     let mut series = Vec::new();
-    let label = if run.projected {
+    let label = if run.projection.is_projected() {
         "V_δ after projection".to_string()
     } else {
         format!("V_δ (diagnostic δ = {}, not enforced)", fmt_num(run.delta))
@@ -115,7 +116,7 @@ pub fn run_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     );
     s.color = Some(C_PROJ);
     series.push(s);
-    if let (true, Some(pre)) = (run.projected, &traj.v_delta_pre) {
+    if let (true, Some(pre)) = (run.projection.is_projected(), &traj.v_delta_pre) {
         let mut s = Series::new(
             "V_δ before projection",
             traj.s.clone(),
@@ -140,7 +141,7 @@ pub fn run_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     // E_block
     let mut series = Vec::new();
     let mut s = Series::new(
-        if run.projected {
+        if run.projection.is_projected() {
             "E_block after projection"
         } else {
             "E_block(p_n)"
@@ -152,7 +153,7 @@ pub fn run_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     s.color = Some(C_PROJ);
     series.push(s);
     let mut hlines = Vec::new();
-    if run.projected {
+    if run.projection.is_projected() {
         if let Some(pre) = &traj.e_block_pre {
             let mut s = Series::new(
                 "E_block before projection",
@@ -183,9 +184,13 @@ pub fn run_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     // block masses
     let w_ref = read_f64(g, "reference/w_ref")?;
     let w = final_w(g, w_ref.len())?;
-    let label = format!("final w(p_N), {}", run.projection_name());
+    let label = format!("final w(p_N), {}", run.projection.name());
     let mut series = vec![marker_series(&label, &w, C_PROJ)];
-    series.extend(reference_bars(&w_ref, run.delta, !run.projected));
+    series.extend(reference_bars(
+        &w_ref,
+        run.delta,
+        !run.projection.is_projected(),
+    ));
     out.line(
         "block_masses",
         LinePlot {
@@ -205,7 +210,7 @@ pub fn run_figures(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     if has(g, "start/p0") {
         panels.push(read_image(g, "start/p0")?.panel("start p0 (noise)", false));
     }
-    panels.push(p.panel(&format!("final p_N ({})", run.projection_name()), false));
+    panels.push(p.panel(&format!("final p_N ({})", run.projection.name()), false));
     panels.push(p.diff(&q0, "final p_N − q0")?);
     out.images(
         "images",
@@ -441,7 +446,7 @@ struct RunInfo {
     /// Group path in the file ("" for the root).
     path: String,
     mode: String,
-    projected: bool,
+    projection: Projection,
     /// Number of projection steps.
     n: i64,
     /// δ of a projected run (`delta`), or the δ its diagnostics use (`diag_delta`).
@@ -452,16 +457,6 @@ struct RunInfo {
     key: f64,
     /// Legend label of the value, e.g. `N = 40`.
     label: String,
-}
-
-impl RunInfo {
-    fn projection_name(&self) -> &'static str {
-        if self.projected {
-            "projected"
-        } else {
-            "baseline"
-        }
-    }
 }
 
 fn run_info(file: &File, path: &str, h5: &Path, dt_sweep: bool, pos: usize) -> Result<RunInfo> {
@@ -483,26 +478,21 @@ fn run_info(file: &File, path: &str, h5: &Path, dt_sweep: bool, pos: usize) -> R
                 h5.display()
             ))
         })?;
-    let projection = attr_str_opt(&g, "projection")
+    let projection_text = attr_str_opt(&g, "projection")
         .or_else(|| name_proj.map(String::from))
         .unwrap_or_default();
-    let projected = match projection.as_str() {
-        "projected" => true,
-        "baseline" => false,
-        other => {
-            return Err(CgklError::Data(format!(
-                "{}: run '{name}' has projection '{other}' (expected projected or baseline)",
-                h5.display()
-            )))
-        }
-    };
+    let projection: Projection = projection_text.parse().map_err(|e| {
+        CgklError::Data(format!(
+            "{}: run '{name}' has projection '{projection_text}' ({e})",
+            h5.display()
+        ))
+    })?;
     let n = if attr_names(&g).iter().any(|a| a == "N") {
         h5util::read_attr_i64(&g, "N")?
     } else {
         read_f64(&g, "trajectory/s")?.len() as i64 - 1
     };
-    let delta =
-        attr_f64_opt(&g, if projected { "delta" } else { "diag_delta" }).unwrap_or(f64::NAN);
+    let delta = attr_f64_opt(&g, projection.delta_attr()).unwrap_or(f64::NAN);
     let (value, key, label) = if dt_sweep || path.is_empty() {
         (n.to_string(), n as f64, format!("N = {n}"))
     } else {
@@ -518,7 +508,7 @@ fn run_info(file: &File, path: &str, h5: &Path, dt_sweep: bool, pos: usize) -> R
     Ok(RunInfo {
         path: path.to_string(),
         mode,
-        projected,
+        projection,
         n,
         delta,
         value,
@@ -585,9 +575,14 @@ fn representative(values: &[(String, i64)], dt_sweep: bool) -> Option<&str> {
     values.get(values.len() / 2).map(|(v, _)| v.as_str())
 }
 
-fn find<'a>(runs: &'a [RunInfo], mode: &str, projected: bool, value: &str) -> Option<&'a RunInfo> {
+fn find<'a>(
+    runs: &'a [RunInfo],
+    mode: &str,
+    projection: Projection,
+    value: &str,
+) -> Option<&'a RunInfo> {
     runs.iter()
-        .find(|r| r.mode == mode && r.projected == projected && r.value == value)
+        .find(|r| r.mode == mode && r.projection == projection && r.value == value)
 }
 
 // ---------------------------------------------------------------------------
@@ -772,7 +767,7 @@ fn vdelta_trajectories(file: &File, runs: &[RunInfo], mode: &str, out: &mut Figu
     let mut series = Vec::new();
     for (k, r) in runs
         .iter()
-        .filter(|r| r.mode == mode && r.projected)
+        .filter(|r| r.mode == mode && r.projection.is_projected())
         .enumerate()
     {
         let g = group(file, &r.path)?;
@@ -935,7 +930,7 @@ fn error_parts(file: &File, out: &mut Figures) -> Result<()> {
         ("err_inner", "inner integration", SeriesStyle::Markers),
     ];
     let mut series = Vec::new();
-    for (c, proj) in ["projected", "baseline"].into_iter().enumerate() {
+    for (c, proj) in Projection::ALL.map(|p| p.name()).into_iter().enumerate() {
         for (key, what, style) in parts {
             let v = read_f64(&g, key)?;
             let mut pts: Vec<(f64, f64)> = (0..dt.len().min(v.len()))
@@ -1050,7 +1045,7 @@ fn images_sweep(
     let mut finals = Vec::new();
     for r in [proj, base].into_iter().flatten() {
         let p = read_image(&group(file, &r.path)?, "final/p")?;
-        panels.push(p.panel(&format!("final p_N, {}", r.projection_name()), false));
+        panels.push(p.panel(&format!("final p_N, {}", r.projection.name()), false));
         finals.push(p);
     }
     if let [p, b] = &finals[..] {
@@ -1087,7 +1082,7 @@ fn block_masses_sweep(
         if let Some(r) = r {
             let w = final_w(&group(file, &r.path)?, w_ref.len())?;
             series.push(marker_series(
-                &format!("final w(p_N), {}", r.projection_name()),
+                &format!("final w(p_N), {}", r.projection.name()),
                 &w,
                 c,
             ));
@@ -1175,11 +1170,11 @@ mod tests {
         c.schedule.n_steps = 5;
         let pb = c.validate().unwrap();
         let dir = tmp_dir("run");
-        for projected in [true, false] {
-            let r = pb.run(projected).unwrap();
-            let h5 = dir.join(format!("run_{projected}.h5"));
+        for projection in Projection::ALL {
+            let r = pb.run(projection).unwrap();
+            let h5 = dir.join(format!("run_{projection}.h5"));
             crate::io::layout::write_run_file(&h5, &pb, &r, true).unwrap();
-            let out = dir.join(format!("figs_{projected}"));
+            let out = dir.join(format!("figs_{projection}"));
             let figs = figures_for_file(&h5, &out).unwrap();
             for stem in ["vdelta_trajectory", "e_block", "block_masses", "images"] {
                 for ext in ["png", "svg"] {

@@ -8,6 +8,7 @@ use cgkl::cli_support::{
 use cgkl::config::{nearest, Config, FlowMode, DEFAULT_CONFIG_TOML};
 use cgkl::error::CgklError;
 use cgkl::io::checkpoint::{self, checkpoint_dir};
+use cgkl::problem::Projection;
 use cgkl::shard::{Shard, ShardMeta};
 use cgkl::sweep::{format_summary, run_sweep_resumable, Job, Resume, SweepSpec};
 use clap::{Args, Parser, Subcommand};
@@ -330,39 +331,16 @@ fn stopped(e: CgklError, ckpt: &Path, planned: usize) -> anyhow::Error {
     ))
 }
 
-fn parse_modes(modes: &[String]) -> anyhow::Result<Vec<FlowMode>> {
-    modes
+/// Parses a comma list of `--modes` or `--projections` through the enum's own spelling.
+fn parse_list<T>(flag: &str, items: &[String]) -> anyhow::Result<Vec<T>>
+where
+    T: std::str::FromStr<Err = String>,
+{
+    items
         .iter()
-        .map(|m| match m.trim() {
-            "kernel" => Ok(FlowMode::Kernel),
-            "resolved" => Ok(FlowMode::Resolved),
-            other => Err(CgklError::config(
-                "--modes",
-                other,
-                format!(
-                    "use kernel and/or resolved{}",
-                    did_you_mean(other, &["kernel", "resolved"])
-                ),
-            )
-            .into()),
-        })
-        .collect()
-}
-
-fn parse_projections(p: &[String]) -> anyhow::Result<Vec<bool>> {
-    p.iter()
-        .map(|m| match m.trim() {
-            "projected" => Ok(true),
-            "baseline" => Ok(false),
-            other => {
-                let hint = did_you_mean(other, &["projected", "baseline"]);
-                Err(CgklError::config(
-                    "--projections",
-                    other,
-                    format!("use projected and/or baseline{hint}"),
-                )
-                .into())
-            }
+        .map(|m| {
+            m.parse::<T>()
+                .map_err(|e| CgklError::config(flag, m.trim(), e).into())
         })
         .collect()
 }
@@ -531,10 +509,17 @@ fn run() -> anyhow::Result<()> {
             }
             let n = (pb.times.len() - 1) as u64;
             let (bar, report) = progress_for(n);
-            let r =
-                pb.run_with_progress(!baseline, &mut |_, _| report(cgkl::sweep::SweepEvent::Step))?;
+            // the output file is created before any work and the snapshots are streamed into it
+            let mut sink = cgkl::io::layout::RunFileSink::create(&out, &pb, force)?;
+            let mut progress = cgkl::observe::OnStep(|_| report(cgkl::sweep::SweepEvent::Step));
+            let projection = if baseline {
+                Projection::Baseline
+            } else {
+                Projection::Projected
+            };
+            let r = pb.run_observed(projection, &mut [&mut sink, &mut progress])?;
             bar.finish_and_clear();
-            cgkl::io::layout::write_run_file(&out, &pb, &r, force)?;
+            sink.finish(&r)?;
             let last = r.output.records.last().context("empty run")?;
             print_out(&format!(
                 "{}: E_block = {:.4e}, E_inf = {:.4e}, V_delta = {:.4e}, mse = {:.4e}, Lyapunov violation = {:.3e}, wall {:.2} s\nwrote {}\n",
@@ -558,8 +543,8 @@ fn run() -> anyhow::Result<()> {
             let spec = SweepSpec {
                 param,
                 values,
-                modes: parse_modes(&modes)?,
-                projections: parse_projections(&projections)?,
+                modes: parse_list::<FlowMode>("--modes", &modes)?,
+                projections: parse_list::<Projection>("--projections", &projections)?,
             };
             if let Some(shard) = shard {
                 return sweep_shard(&shard, &text, &cfg.set, &spec, out, force, resume);

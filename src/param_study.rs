@@ -3,6 +3,7 @@
 
 use crate::error::{CgklError, Result};
 use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
+use crate::problem::Projection;
 use crate::sweep::SweepResult;
 use std::path::{Path, PathBuf};
 
@@ -32,11 +33,7 @@ pub fn param_table(sw: &SweepResult) -> String {
             "{:>10} {:>9} {:>10} {:>13.4e} {:>11.4e} {:>11.4e} {:>11.4e}\n",
             r.value,
             r.result.mode.name(),
-            if r.result.projected {
-                "projected"
-            } else {
-                "baseline"
-            },
+            r.result.projection.name(),
             get(|x| x.e_block),
             get(|x| x.mse),
             get(|x| x.v_delta),
@@ -93,20 +90,15 @@ pub fn param_figures(sw: &SweepResult, label: &str, out_dir: &Path) -> Result<Ve
     let mut files = Vec::new();
     for (stem, ylabel, get) in metrics {
         let mut series = Vec::new();
-        for (k, projected) in [true, false].into_iter().enumerate() {
+        for (k, projection) in Projection::ALL.into_iter().enumerate() {
             let (x, y): (Vec<f64>, Vec<f64>) = sw
                 .runs
                 .iter()
                 .zip(&xs)
-                .filter(|(r, _)| r.result.projected == projected)
+                .filter(|(r, _)| r.result.projection == projection)
                 .map(|(r, &x)| (x, get(&r.result)))
                 .unzip();
-            let mut s = Series::new(
-                if projected { "projected" } else { "baseline" },
-                x,
-                y,
-                SeriesStyle::LineMarkers,
-            );
+            let mut s = Series::new(projection.name(), x, y, SeriesStyle::LineMarkers);
             s.color = Some(k);
             series.push(s);
         }

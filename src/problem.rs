@@ -6,7 +6,7 @@ use crate::config::{
     Config, DataConfig, FlowMode, NoiseBase, PartitionConfig, ScoreConfig, StartConfig,
 };
 use crate::data;
-use crate::diagnostics::{lyapunov_violation, Diagnostics};
+use crate::diagnostics::Diagnostics;
 use crate::error::{CgklError, Result};
 use crate::expr::Formula;
 use crate::flux::Flux;
@@ -15,14 +15,70 @@ use crate::grid::Grid;
 use crate::integrator::{Integrator, IntegratorKind, StepStats};
 use crate::io::score_field::ScoreField;
 use crate::kl::{Reference, ToleranceBox};
+use crate::observe::{Collect, Observer, OnStep};
 use crate::oracle::ForwardOracle;
 use crate::partition::Partition;
 use crate::post_step::{PostStep, VdeltaProjection};
 use crate::schedule::{projection_times, ScheduleSpec};
 use crate::score::{Drive, FieldDrive, FormulaDrive, PotentialDrive, ReverseDrive};
 use crate::splitting::{run_splitting, SplitOutput, SplitPlan};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Whether a run applies the V_δ projection after every flow step (SPEC §6:
+/// `p_{n+1} = Π_δ(p̃)`) or is the unprojected baseline (`p_{n+1} = p̃`, its δ-diagnostics at the
+/// projected run's δ, stored as `diag_delta`). Spelled `projected` / `baseline` in TOML, on the
+/// command line, in run names and in HDF5 attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Projection {
+    /// Π_δ after every step.
+    Projected,
+    /// No post-step operator.
+    Baseline,
+}
+
+impl Projection {
+    /// Both, in the order sweeps run them.
+    pub const ALL: [Projection; 2] = [Projection::Projected, Projection::Baseline];
+
+    /// `projected` or `baseline`: the serde spelling (a unit test holds them equal).
+    pub fn name(self) -> &'static str {
+        match self {
+            Projection::Projected => "projected",
+            Projection::Baseline => "baseline",
+        }
+    }
+
+    /// True for [`Projection::Projected`].
+    pub fn is_projected(self) -> bool {
+        self == Projection::Projected
+    }
+
+    /// The run attribute holding δ (SPEC §9): `delta` for a projected run, `diag_delta` for a
+    /// baseline.
+    pub fn delta_attr(self) -> &'static str {
+        match self {
+            Projection::Projected => "delta",
+            Projection::Baseline => "diag_delta",
+        }
+    }
+}
+
+impl std::fmt::Display for Projection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Projection {
+    type Err = String;
+    /// Parses `projected` or `baseline`; the error lists the choices and the nearest one.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        crate::config::parse_variant(s, &Self::ALL.map(|p| p.name()))
+    }
+}
 
 /// A configuration checked and expanded into the objects a run needs.
 #[derive(Debug, Clone)]
@@ -54,8 +110,8 @@ pub struct RunResult {
     pub name: String,
     /// Flow mode.
     pub mode: FlowMode,
-    /// True for a projected run, false for the baseline.
-    pub projected: bool,
+    /// Projected or baseline.
+    pub projection: Projection,
     /// δ of the projection (projected) or of the δ-diagnostics (baseline: `diag_delta`).
     pub delta: f64,
     /// Projection times.
@@ -535,23 +591,51 @@ impl Problem {
         (0..k).map(|j| (j * n + (k - 1) / 2) / (k - 1)).collect()
     }
 
-    /// Runs the configured flow mode, projected or baseline, with a progress callback.
+    /// Runs the configured flow mode, projected or baseline, keeping records and snapshots in
+    /// memory, with `progress(n, N)` after every step.
     pub fn run_with_progress(
         &self,
-        projected: bool,
+        projection: Projection,
         progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<RunResult> {
+        let n = self.times.len().saturating_sub(1);
+        let mut on_step = OnStep(|k| progress(k, n));
+        self.run_collecting(projection, Collect::all(), &mut [&mut on_step])
+    }
+
+    /// Runs the configured flow mode, handing every record and snapshot to `observers` as the
+    /// run goes (e.g. a streaming sink); the result keeps the records but no snapshots, so
+    /// memory does not grow with the snapshot count.
+    pub fn run_observed(
+        &self,
+        projection: Projection,
+        observers: &mut [&mut dyn Observer],
+    ) -> Result<RunResult> {
+        self.run_collecting(projection, Collect::records_only(), observers)
+    }
+
+    fn run_collecting(
+        &self,
+        projection: Projection,
+        mut collect: Collect,
+        observers: &mut [&mut dyn Observer],
     ) -> Result<RunResult> {
         let start = Instant::now();
         let mode = self.config.flow.mode;
         let mut g = self.generator()?;
         let mut integ = self.integrator(&g, mode)?;
         let mut post: Vec<Box<dyn PostStep>> = Vec::new();
-        if projected {
+        if projection.is_projected() {
             post.push(Box::new(self.projection()?));
         }
         let delta = self.config.projection.delta;
         let mut diag = self.diagnostics(delta)?;
-        let output = run_splitting(
+        let mut all: Vec<&mut dyn Observer> = Vec::with_capacity(observers.len() + 1);
+        all.push(&mut collect);
+        for o in observers.iter_mut() {
+            all.push(&mut **o);
+        }
+        let end = run_splitting(
             &mut g,
             integ.as_mut(),
             &mut post,
@@ -562,31 +646,26 @@ impl Problem {
                 snapshot_at: &self.snapshot_steps(),
                 store_currents: self.config.output.currents,
             },
-            progress,
+            &mut all,
         )?;
-        let v_delta: Vec<f64> = output.records.iter().map(|r| r.v_delta).collect();
+        drop(all);
         let n = self.times.len() - 1;
         Ok(RunResult {
-            name: format!(
-                "{}_{}_N{}",
-                mode.name(),
-                if projected { "projected" } else { "baseline" },
-                n
-            ),
+            name: format!("{mode}_{projection}_N{n}"),
             mode,
-            projected,
+            projection,
             delta,
             times: self.times.clone(),
-            lyapunov_violation: lyapunov_violation(&v_delta),
-            output,
+            lyapunov_violation: end.lyapunov_violation,
+            output: SplitOutput::new(collect, end),
             wall_s: start.elapsed().as_secs_f64(),
             config_toml: self.config.to_toml(),
         })
     }
 
-    /// Runs without progress reporting.
-    pub fn run(&self, projected: bool) -> Result<RunResult> {
-        self.run_with_progress(projected, &mut |_, _| {})
+    /// Runs without progress reporting, keeping everything in memory.
+    pub fn run(&self, projection: Projection) -> Result<RunResult> {
+        self.run_with_progress(projection, &mut |_, _| {})
     }
 }
 
@@ -594,5 +673,34 @@ impl RunResult {
     /// Integrator work summed over the run.
     pub fn stats(&self) -> StepStats {
         self.output.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FlowMode;
+
+    #[test]
+    fn projection_and_mode_spellings_are_serdes() {
+        // name() and Display are the serde spelling, and FromStr parses it back
+        for p in Projection::ALL {
+            let via_serde = toml::Value::try_from(p).unwrap();
+            assert_eq!(via_serde.as_str(), Some(p.name()));
+            assert_eq!(p.to_string().parse::<Projection>(), Ok(p));
+        }
+        for m in FlowMode::ALL {
+            let via_serde = toml::Value::try_from(m).unwrap();
+            assert_eq!(via_serde.as_str(), Some(m.name()));
+            assert_eq!(format!(" {m} ").parse::<FlowMode>(), Ok(m));
+        }
+        assert_eq!(Projection::Projected.delta_attr(), "delta");
+        assert_eq!(Projection::Baseline.delta_attr(), "diag_delta");
+        let e = "basline".parse::<Projection>().unwrap_err();
+        assert_eq!(e, "use one of projected, baseline; did you mean baseline?");
+        let e = "xyz".parse::<FlowMode>().unwrap_err();
+        assert_eq!(e, "use one of kernel, resolved");
+        // the spelling is exact: serde has no case folding
+        assert!("Kernel".parse::<FlowMode>().is_err());
     }
 }

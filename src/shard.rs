@@ -24,6 +24,7 @@ use crate::config::FlowMode;
 use crate::error::{CgklError, Result};
 use crate::io::checkpoint::{first_difference, load_run, Source};
 use crate::io::h5util;
+use crate::problem::Projection;
 use crate::sweep::{
     plan, run_name, run_sweep_resumable, Resume, SweepEvent, SweepResult, SweepSpec,
 };
@@ -116,7 +117,7 @@ pub struct ShardMeta {
 /// The names of every planned run, in job order.
 pub fn planned_names(jobs: &[crate::sweep::Job], spec: &SweepSpec) -> Vec<String> {
     jobs.iter()
-        .map(|(v, mode, projected, _)| run_name(spec, *mode, *projected, v))
+        .map(|(v, mode, projection, _)| run_name(spec, *mode, *projection, v))
         .collect()
 }
 
@@ -171,16 +172,18 @@ fn read_shard_file(path: &Path) -> Result<ShardFile> {
     let i = |name: &str| h5util::read_attr_i64(root, name).map_err(broken);
     let modes = v("modes")?
         .iter()
-        .map(|m| match m.as_str() {
-            "kernel" => Ok(FlowMode::Kernel),
-            "resolved" => Ok(FlowMode::Resolved),
-            other => Err(io_err(
-                path,
-                format!("unknown flow mode {other:?} in a shard file"),
-            )),
+        .map(|m| {
+            m.parse::<FlowMode>()
+                .map_err(|e| io_err(path, format!("flow mode {m:?} in a shard file: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let projections = v("projections")?.iter().map(|p| p == "projected").collect();
+    let projections = v("projections")?
+        .iter()
+        .map(|p| {
+            p.parse::<Projection>()
+                .map_err(|e| io_err(path, format!("projection {p:?} in a shard file: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let (k, n) = (i("shard_k")?, i("shard_n")?);
     let shard = match (usize::try_from(k), usize::try_from(n)) {
         (Ok(k), Ok(n)) if 1 <= k && k <= n => Shard { k, n },
@@ -222,7 +225,7 @@ fn sweep_difference(a: &ShardFile, b: &ShardFile) -> Option<String> {
         m.spec
             .projections
             .iter()
-            .map(|&p| if p { "projected" } else { "baseline" })
+            .map(|p| p.name())
             .collect::<Vec<_>>()
             .join(",")
     };

@@ -8,7 +8,7 @@ use crate::error::{CgklError, Result};
 use crate::integrator::IntegratorKind;
 use crate::kl::kl;
 use crate::order::observed_order;
-use crate::problem::{Problem, RunResult};
+use crate::problem::{Problem, Projection, RunResult};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -21,8 +21,8 @@ pub struct SweepSpec {
     pub values: Vec<String>,
     /// Flow modes.
     pub modes: Vec<FlowMode>,
-    /// Projected (true) and/or baseline (false).
-    pub projections: Vec<bool>,
+    /// Projected and/or baseline.
+    pub projections: Vec<Projection>,
 }
 
 impl SweepSpec {
@@ -31,8 +31,8 @@ impl SweepSpec {
         Self {
             param: "schedule.n_steps".into(),
             values: ns.iter().map(|n| n.to_string()).collect(),
-            modes: vec![FlowMode::Kernel, FlowMode::Resolved],
-            projections: vec![true, false],
+            modes: FlowMode::ALL.to_vec(),
+            projections: Projection::ALL.to_vec(),
         }
     }
 
@@ -149,27 +149,13 @@ pub const ASYMPTOTIC_POINTS: usize = 5;
 /// Errors below this (L1 of a probability vector) are round-off, not discretisation error.
 pub const ROUNDOFF_FLOOR: f64 = 1e-11;
 
-fn projection_name(projected: bool) -> &'static str {
-    if projected {
-        "projected"
-    } else {
-        "baseline"
-    }
-}
-
 /// Name of a sweep run: `<mode>_<projection>_N<N>` for Δt sweeps, else `<mode>_<projection>_<key>=<value>`.
-pub fn run_name(spec: &SweepSpec, mode: FlowMode, projected: bool, value: &str) -> String {
+pub fn run_name(spec: &SweepSpec, mode: FlowMode, projection: Projection, value: &str) -> String {
     if spec.is_dt_sweep() {
-        format!("{}_{}_N{}", mode.name(), projection_name(projected), value)
+        format!("{mode}_{projection}_N{value}")
     } else {
         let key = spec.param.rsplit('.').next().unwrap_or(&spec.param);
-        format!(
-            "{}_{}_{}={}",
-            mode.name(),
-            projection_name(projected),
-            key,
-            value
-        )
+        format!("{mode}_{projection}_{key}={value}")
     }
 }
 
@@ -185,12 +171,12 @@ pub fn plan(base_toml: &str, overrides: &[String], spec: &SweepSpec) -> Result<V
     let mut jobs = Vec::new();
     for v in &spec.values {
         for &mode in &spec.modes {
-            for &projected in &spec.projections {
+            for &projection in &spec.projections {
                 let mut ov = overrides.to_vec();
                 ov.push(format!("{}={}", spec.param, v));
-                ov.push(format!("flow.mode={}", mode.name()));
+                ov.push(format!("flow.mode={mode}"));
                 let cfg = Config::from_toml_with_overrides(base_toml, &ov)?;
-                jobs.push((v.clone(), mode, projected, cfg.validate()?));
+                jobs.push((v.clone(), mode, projection, cfg.validate()?));
             }
         }
     }
@@ -254,7 +240,7 @@ pub fn run_sweep_resumable(
     }
     // the references (Δt sweeps) are computed alongside the runs
     let want_limits = spec.is_dt_sweep();
-    let want_projected = want_limits && spec.projections.contains(&true);
+    let want_projected = want_limits && spec.projections.contains(&Projection::Projected);
     let all: Vec<usize> = (0..jobs.len()).collect();
     let (runs, (limit_baseline, limit_projected)) = rayon::join(
         || run_jobs_collect(jobs, &all, spec, progress, finished, on_run),
@@ -371,8 +357,8 @@ fn run_jobs_collect(
     Ok(runs)
 }
 
-/// One planned run: swept value (TOML literal), flow mode, projected, validated problem.
-pub type Job = (String, FlowMode, bool, Problem);
+/// One planned run: swept value (TOML literal), flow mode, projection, validated problem.
+pub type Job = (String, FlowMode, Projection, Problem);
 
 /// Runs the jobs in the given order on the rayon pool; results keep their job index and carry
 /// their final [`run_name`]. Every run that finishes goes to `on_run` before it is reported.
@@ -386,11 +372,11 @@ fn run_jobs(
     order
         .par_iter()
         .map(|&k| {
-            let (value, mode, projected, pb) = &jobs[k];
+            let (value, mode, projection, pb) = &jobs[k];
             let r = pb
-                .run_with_progress(*projected, &mut |_, _| progress(SweepEvent::Step))
+                .run_with_progress(*projection, &mut |_, _| progress(SweepEvent::Step))
                 .and_then(|mut r| {
-                    r.name = run_name(spec, *mode, *projected, value);
+                    r.name = run_name(spec, *mode, *projection, value);
                     on_run(pb, &r)?;
                     Ok(r)
                 });
@@ -421,7 +407,7 @@ pub fn baseline_limit(base: &Config) -> Result<Limit> {
     c.schedule.n_steps = 1;
     let pb = c.validate()?;
     if pb.generator()?.is_static() {
-        let r = pb.run(false)?;
+        let r = pb.run(Projection::Baseline)?;
         return Ok(Limit {
             p: r.output.final_p,
             method: "unprojected flow, uniformization (static generator), tolerance 1e-14".into(),
@@ -486,7 +472,7 @@ fn summarise(sw: &SweepResult) -> Summary {
     let mut s = Summary::default();
     for run in &sw.runs {
         let r = &run.result;
-        let limit = if r.projected {
+        let limit = if r.projection.is_projected() {
             sw.limit_projected.as_ref()
         } else {
             sw.limit_baseline.as_ref()
@@ -505,14 +491,14 @@ fn summarise(sw: &SweepResult) -> Summary {
         s.lyapunov_violation.push(r.lyapunov_violation);
         s.wall_s.push(r.wall_s);
         s.mode.push(r.mode.name().into());
-        s.projection.push(projection_name(r.projected).into());
+        s.projection.push(r.projection.name().into());
     }
     // splitting vs inner integration error: pair every run with the resolved run of equal times
     for run in &sw.runs {
         let r = &run.result;
         let twin = sw.runs.iter().position(|o| {
             o.result.mode == FlowMode::Resolved
-                && o.result.projected == r.projected
+                && o.result.projection == r.projection
                 && o.result.times == r.times
         });
         let (split, inner) = match twin {
@@ -526,36 +512,29 @@ fn summarise(sw: &SweepResult) -> Summary {
         s.err_inner.push(inner);
     }
     for &mode in &sw.spec.modes {
-        for &projected in &sw.spec.projections {
+        for &projection in &sw.spec.projections {
             let idx: Vec<usize> = (0..s.n.len())
-                .filter(|&k| {
-                    s.mode[k] == mode.name() && s.projection[k] == projection_name(projected)
-                })
+                .filter(|&k| s.mode[k] == mode.name() && s.projection[k] == projection.name())
                 .collect();
             let (order, ns) = fit_order(&s.dt, &s.err_l1, &s.n, idx);
             s.orders.push((
-                format!(
-                    "observed_order_{}_{}",
-                    mode.name(),
-                    projection_name(projected)
-                ),
+                format!("observed_order_{}_{}", mode.name(), projection.name()),
                 order,
                 ns,
             ));
         }
     }
     if sw.spec.modes.contains(&FlowMode::Kernel) {
-        for &projected in &sw.spec.projections {
+        for &projection in &sw.spec.projections {
             for (part, vals) in [("split", &s.err_split), ("inner", &s.err_inner)] {
                 let idx: Vec<usize> = (0..s.n.len())
                     .filter(|&k| {
-                        s.mode[k] == FlowMode::Kernel.name()
-                            && s.projection[k] == projection_name(projected)
+                        s.mode[k] == FlowMode::Kernel.name() && s.projection[k] == projection.name()
                     })
                     .collect();
                 let (order, ns) = fit_order(&s.dt, vals, &s.n, idx);
                 s.part_orders.push((
-                    format!("observed_order_{part}_{}", projection_name(projected)),
+                    format!("observed_order_{part}_{}", projection.name()),
                     order,
                     ns,
                 ));

@@ -7,6 +7,7 @@
 //! loop. Kept alone in this binary: the counters are global.
 
 use cgkl::config::Config;
+use cgkl::problem::Projection;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -45,14 +46,14 @@ static GLOBAL: Counting = Counting;
 
 /// Bytes, allocations and the largest allocation of each step n ≥ 2 (step 1 may start the
 /// thread pool) of one run.
-fn per_step(overrides: &[&str], projected: bool) -> Vec<(usize, usize, usize)> {
+fn per_step(overrides: &[&str], projection: Projection) -> Vec<(usize, usize, usize)> {
     let ov: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let pb = Config::from_toml_with_overrides("", &ov)
         .unwrap()
         .validate()
         .unwrap();
     let mut marks = Vec::new();
-    pb.run_with_progress(projected, &mut |_, _| {
+    pb.run_with_progress(projection, &mut |_, _| {
         marks.push((
             BYTES.load(Relaxed),
             COUNT.load(Relaxed),
@@ -104,14 +105,14 @@ fn a_step_allocates_only_its_record() {
             ],
         ),
     ] {
-        for projected in [true, false] {
+        for projection in Projection::ALL {
             let ov: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
-            let steps = per_step(&ov, projected);
+            let steps = per_step(&ov, projection);
             let max_bytes = steps.iter().map(|s| s.0).max().unwrap();
             let max_count = steps.iter().map(|s| s.1).max().unwrap();
             let largest = steps.iter().map(|s| s.2).max().unwrap();
             println!(
-                "{label}, projected = {projected}: per step at most {max_bytes} bytes in \
+                "{label}, {projection}: per step at most {max_bytes} bytes in \
                  {max_count} allocations, the largest {largest} bytes"
             );
             // the record's w (m = 16 floats) and rayon's queue blocks, nothing of size n

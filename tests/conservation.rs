@@ -15,6 +15,7 @@ use cgkl::generator::Generator;
 use cgkl::grid::Grid;
 use cgkl::integrator::{IntegratorKind, StepStats};
 use cgkl::kl::{Reference, ToleranceBox};
+use cgkl::observe::Collect;
 use cgkl::oracle::ForwardOracle;
 use cgkl::partition::Partition;
 use cgkl::post_step::{PostRecord, PostStep};
@@ -322,7 +323,8 @@ fn driver_run(
     let mut integ = kind.build(&g).unwrap();
     let mut post = post;
     let times: Vec<f64> = (0..=20).map(|n| T_REV * n as f64 / 20.0).collect();
-    let out = run_splitting(
+    let mut collect = Collect::records_only();
+    run_splitting(
         &mut g,
         integ.as_mut(),
         &mut post,
@@ -333,9 +335,9 @@ fn driver_run(
             snapshot_at: &[],
             store_currents: false,
         },
-        &mut |_, _| {},
+        &mut [&mut collect],
     )?;
-    Ok(out.records.len())
+    Ok(collect.records.len())
 }
 
 #[test]

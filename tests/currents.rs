@@ -3,6 +3,7 @@
 //! stores J_x (K × ny × (nx−1)) and J_y (K × (ny−1) × nx).
 
 use cgkl::config::{Config, DataConfig};
+use cgkl::problem::Projection;
 
 #[test]
 fn kernel_currents_satisfy_the_discrete_continuity_equation() {
@@ -21,7 +22,7 @@ fn kernel_currents_satisfy_the_discrete_continuity_equation() {
     c.output.snapshots = 7; // every step
     c.output.currents = true;
     let pb = c.validate().unwrap();
-    let r = pb.run(false).unwrap();
+    let r = pb.run(Projection::Baseline).unwrap();
     let (nx, ny) = (12, 8);
     let n = nx * ny;
     let nf = (nx - 1) * ny + nx * (ny - 1);

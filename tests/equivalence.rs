@@ -4,6 +4,7 @@
 use cgkl::config::{Config, FlowMode};
 use cgkl::flux::Flux;
 use cgkl::integrator::IntegratorKind;
+use cgkl::problem::Projection;
 
 fn small_config() -> Config {
     let mut c = Config::default();
@@ -20,8 +21,8 @@ fn delta_infinity_reproduces_the_baseline_bit_for_bit() {
         c.flow.mode = mode;
         c.projection.delta = f64::INFINITY;
         let pb = c.validate().unwrap();
-        let proj = pb.run(true).unwrap();
-        let base = pb.run(false).unwrap();
+        let proj = pb.run(Projection::Projected).unwrap();
+        let base = pb.run(Projection::Baseline).unwrap();
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(
             bits(&proj.output.final_p),
@@ -36,7 +37,7 @@ fn delta_infinity_reproduces_the_baseline_bit_for_bit() {
         // and a finite δ does change the run (the comparison is not vacuous)
         let mut c2 = c.clone();
         c2.projection.delta = 0.01;
-        let proj2 = c2.validate().unwrap().run(true).unwrap();
+        let proj2 = c2.validate().unwrap().run(Projection::Projected).unwrap();
         assert_ne!(bits(&proj2.output.final_p), bits(&base.output.final_p));
     }
 }

@@ -6,7 +6,7 @@ use cgkl::io::h5util::{
     read_attr_f64, read_attr_str, read_attr_str_array, read_f64, read_f64_nd, read_i32_nd, read_i64,
 };
 use cgkl::io::layout::{write_run_file, write_sweep_file, F64_DIAGNOSTICS};
-use cgkl::problem::{Problem, RunResult};
+use cgkl::problem::{Problem, Projection, RunResult};
 use cgkl::sweep::{run_sweep, SweepSpec};
 use hdf5::Group;
 use std::path::PathBuf;
@@ -91,7 +91,7 @@ fn run_file_round_trips() {
     c.partition = cgkl::config::PartitionConfig::Tiles { bx: 4, by: 3 };
     c.schedule.n_steps = 7;
     let pb = c.validate().unwrap();
-    let r = pb.run(true).unwrap();
+    let r = pb.run(Projection::Projected).unwrap();
     let path = tmp("run").join("run.h5");
     let _ = std::fs::remove_file(&path);
     write_run_file(&path, &pb, &r, false).unwrap();

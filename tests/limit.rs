@@ -5,6 +5,7 @@
 
 use cgkl::config::{Config, FlowMode};
 use cgkl::limit::LimitSolver;
+use cgkl::problem::Projection;
 
 fn small() -> Config {
     let mut c = Config::default();
@@ -40,7 +41,7 @@ fn delta_infinity_gives_the_unprojected_flow() {
     let lim = LimitSolver::new(&pb).unwrap().solve(&pb, 50).unwrap();
     let mut c2 = c.clone();
     c2.flow.mode = FlowMode::Resolved;
-    let flow = c2.validate().unwrap().run(false).unwrap();
+    let flow = c2.validate().unwrap().run(Projection::Baseline).unwrap();
     let d = l1(&lim.p, &flow.output.final_p);
     println!("δ = ∞: |limit − unprojected flow|_1 = {d:.2e}");
     assert!(d < 1e-11, "{d:e}");
@@ -106,7 +107,12 @@ fn both_splittings_converge_to_the_limit_at_order_one() {
             c.flow.mode = mode;
             c.schedule.n_steps = n;
             l1(
-                &c.validate().unwrap().run(true).unwrap().output.final_p,
+                &c.validate()
+                    .unwrap()
+                    .run(Projection::Projected)
+                    .unwrap()
+                    .output
+                    .final_p,
                 &lim.p,
             )
         };
@@ -149,7 +155,12 @@ fn limit_with_a_moving_score_converges_and_splittings_approach_it() {
         let mut c2 = c.clone();
         c2.schedule.n_steps = n;
         l1(
-            &c2.validate().unwrap().run(true).unwrap().output.final_p,
+            &c2.validate()
+                .unwrap()
+                .run(Projection::Projected)
+                .unwrap()
+                .output
+                .final_p,
             &b.p,
         )
     };

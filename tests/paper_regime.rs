@@ -5,6 +5,7 @@
 //! 0.018–0.019 at s = T; MSE ≈ 0.011 projected vs 0.020 baseline.
 
 use cgkl::config::Config;
+use cgkl::problem::Projection;
 
 #[test]
 fn projected_run_keeps_block_masses_in_tolerance_and_baseline_does_not() {
@@ -15,8 +16,8 @@ fn projected_run_keeps_block_masses_in_tolerance_and_baseline_does_not() {
         }
         let pb = c.validate().unwrap();
         let delta = c.projection.delta;
-        let proj = pb.run(true).unwrap();
-        let base = pb.run(false).unwrap();
+        let proj = pb.run(Projection::Projected).unwrap();
+        let base = pb.run(Projection::Baseline).unwrap();
         let (rp, rb) = (&proj.output.records, &base.output.records);
         assert_eq!(rp.len(), 41);
         for r in &rp[1..] {

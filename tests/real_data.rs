@@ -11,6 +11,7 @@ use cgkl::generator::Generator;
 use cgkl::io::score_field::ScoreField;
 use cgkl::order::observed_order;
 use cgkl::partition::Partition;
+use cgkl::problem::Projection;
 use cgkl::score::PotentialDrive;
 use std::path::PathBuf;
 
@@ -110,7 +111,7 @@ fn brelax_as_formulas_matches_the_built_in_brelax() {
         .advance(&mut builtin, &mut p_builtin, 0.0, 0.5)
         .unwrap();
     for cfg in [&by_potential, &by_log_q] {
-        let run = cfg.validate().unwrap().run(false).unwrap();
+        let run = cfg.validate().unwrap().run(Projection::Baseline).unwrap();
         let p = &run.output.final_p;
         let d = l1(p, &p_builtin);
         println!("B-relax L = 24: |ρ_formula − ρ_builtin|_1 / |ρ|_1 = {d:.2e}");
@@ -154,7 +155,7 @@ fn external_field_from_the_oracle_converges_at_second_order_in_its_time_step() {
     let base = textured(&[]);
     let problem = base.validate().unwrap();
     let t_end = base.forward.horizon;
-    let reference = problem.run(true).unwrap().output.final_p;
+    let reference = problem.run(Projection::Projected).unwrap().output.final_p;
     let mut oracle = problem.forward_oracle().unwrap();
     let n = problem.grid.n();
     let (mut dts, mut errs) = (Vec::new(), Vec::new());
@@ -174,7 +175,7 @@ fn external_field_from_the_oracle_converges_at_second_order_in_its_time_step() {
             "score.kind=external",
             &format!("score.file={}", path.display()),
         ]);
-        let run = cfg.validate().unwrap().run(true).unwrap();
+        let run = cfg.validate().unwrap().run(Projection::Projected).unwrap();
         let e = l1(&run.output.final_p, &reference);
         println!("K = {k:>2}: |p_external − p_oracle|_1 = {e:.3e}");
         dts.push(t_end / (k - 1) as f64);
@@ -225,7 +226,10 @@ fn a_label_image_equal_to_the_tiles_reproduces_the_tile_run() {
     assert_eq!(a.partition.labels(), b.partition.labels());
     assert!(b.partition.tiles_shape().is_none());
     assert!(a.forward_oracle().unwrap().is_exact() && !b.forward_oracle().unwrap().is_exact());
-    let (ra, rb) = (a.run(true).unwrap(), b.run(true).unwrap());
+    let (ra, rb) = (
+        a.run(Projection::Projected).unwrap(),
+        b.run(Projection::Projected).unwrap(),
+    );
     let d = l1(&ra.output.final_p, &rb.output.final_p);
     println!("tiles vs label image: |p_N difference|_1 = {d:.2e}");
     assert!(d < 1e-13, "{d:.2e}");

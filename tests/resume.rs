@@ -118,9 +118,9 @@ fn resume_refuses_a_checkpoint_of_another_sweep() {
     let ov: Vec<String> = ["grid.nx=16", "grid.ny=32"].map(String::from).to_vec();
     let spec = cgkl::sweep::SweepSpec::dt_sweep(&[5, 10]);
     let jobs = cgkl::sweep::plan("", &ov, &spec).unwrap();
-    let (value, mode, projected, pb) = &jobs[0];
-    let mut r = pb.run(*projected).unwrap();
-    r.name = cgkl::sweep::run_name(&spec, *mode, *projected, value);
+    let (value, mode, projection, pb) = &jobs[0];
+    let mut r = pb.run(*projection).unwrap();
+    r.name = cgkl::sweep::run_name(&spec, *mode, *projection, value);
     let ckpt = checkpoint_dir(&d.join("s.h5"));
     std::fs::create_dir(&ckpt).unwrap();
     {

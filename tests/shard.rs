@@ -69,9 +69,9 @@ fn a_sharded_dt_sweep_merges_into_the_file_of_an_unsharded_one() {
     let spec = cgkl::sweep::SweepSpec::dt_sweep(&[5, 10, 20]);
     let jobs = cgkl::sweep::plan("", &ov, &spec).unwrap();
     for (j, file) in [(1, "s2.h5"), (0, "s3.h5")] {
-        let (value, mode, projected, pb) = &jobs[j];
-        let mut r = pb.run(*projected).unwrap();
-        r.name = cgkl::sweep::run_name(&spec, *mode, *projected, value);
+        let (value, mode, projection, pb) = &jobs[j];
+        let mut r = pb.run(*projection).unwrap();
+        r.name = cgkl::sweep::run_name(&spec, *mode, *projection, value);
         let ckpt = checkpoint_dir(&d.join(file));
         std::fs::create_dir(&ckpt).unwrap();
         {

@@ -182,7 +182,7 @@ pub fn load_run(
     let name = attr("name")?;
     let Some(k) = jobs
         .iter()
-        .position(|(value, mode, projected, _)| run_name(spec, *mode, *projected, value) == name)
+        .position(|(value, mode, projection, _)| run_name(spec, *mode, *projection, value) == name)
     else {
         return Err(io_err(
             path,
@@ -191,7 +191,7 @@ pub fn load_run(
             ),
         ));
     };
-    let (_, _, projected, pb) = &jobs[k];
+    let (_, _, planned_projection, pb) = &jobs[k];
     let version = attr("version")?;
     if version != env!("CARGO_PKG_VERSION") {
         return Err(io_err(
@@ -214,7 +214,7 @@ pub fn load_run(
         ));
     }
     let projection = attr("projection")?;
-    if (projection == "projected") != *projected {
+    if projection != planned_projection.name() {
         return Err(io_err(
             path,
             format!("{what} of run {name} is a {projection} run; {start_over}"),

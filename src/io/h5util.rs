@@ -570,6 +570,91 @@ pub fn write_f64_3d_compressed(
         .map_err(h5err(path, "create compressed dataset"))
 }
 
+/// A float64 `k × ny × nx` dataset that grows by one `ny × nx` plane per
+/// [`append`](Self::append): resizable along its first axis, chunked as
+/// [`chunk_shape_3d`] and compressed like [`write_f64_3d_compressed`], so a
+/// writer holds one plane at a time whatever `k` becomes. Planes with no cells
+/// (`ny` or `nx` = 0) get resizable extents in every axis, since HDF5 allows
+/// no chunk larger than a fixed dimension.
+pub struct Growing3d {
+    ds: Dataset,
+    path: String,
+    k: usize,
+    ny: usize,
+    nx: usize,
+}
+
+impl Growing3d {
+    /// Creates the empty `0 × ny × nx` dataset `name` under `parent`.
+    pub fn create(parent: &Group, name: &str, ny: usize, nx: usize) -> Result<Self> {
+        let (g, leaf, path) = new_dataset_target(parent, name)?;
+        let empty = ny == 0 || nx == 0;
+        let builder = g.new_dataset::<f64>();
+        let builder = if empty {
+            builder
+                .chunk([1, 1, 1])
+                .shape(hdf5::SimpleExtents::resizable([0, ny, nx]))
+        } else {
+            builder
+                .chunk(chunk_shape_3d(ny, nx))
+                .shuffle()
+                .deflate(DEFLATE_LEVEL)
+                .shape(hdf5::SimpleExtents::new([
+                    hdf5::Extent::resizable(0),
+                    hdf5::Extent::fixed(ny),
+                    hdf5::Extent::fixed(nx),
+                ]))
+        };
+        let ds = builder
+            .create(leaf)
+            .map_err(h5err(path.clone(), "create growing dataset"))?;
+        Ok(Self {
+            ds,
+            path,
+            k: 0,
+            ny,
+            nx,
+        })
+    }
+
+    /// Appends one plane (row-major `ny × nx`).
+    pub fn append(&mut self, plane: &[f64]) -> Result<()> {
+        let (ny, nx) = (self.ny, self.nx);
+        check_len(&self.path, &[ny, nx], plane.len())?;
+        self.ds
+            .resize([self.k + 1, ny, nx])
+            .map_err(h5err(self.path.clone(), "grow dataset"))?;
+        if !plane.is_empty() {
+            let view = ArrayView2::from_shape((ny, nx), plane).map_err(|e| H5Error::Shape {
+                path: format!("{} ({e})", self.path),
+                shape: vec![ny, nx],
+                expected: ny * nx,
+                got: plane.len(),
+            })?;
+            self.ds
+                .write_slice(view, ndarray::s![self.k, .., ..])
+                .map_err(h5err(self.path.clone(), "append plane to"))?;
+        }
+        self.k += 1;
+        Ok(())
+    }
+
+    /// Planes written so far.
+    pub fn len(&self) -> usize {
+        self.k
+    }
+
+    /// True before the first [`append`](Self::append).
+    pub fn is_empty(&self) -> bool {
+        self.k == 0
+    }
+
+    /// The dataset (e.g. to [`describe`] it).
+    pub fn dataset(&self) -> &Dataset {
+        &self.ds
+    }
+}
+
 // ---------------------------------------------------------------------------
 // attribute writers
 //

@@ -10,7 +10,7 @@ use crate::config::FlowMode;
 use crate::diagnostics::StepRecord;
 use crate::error::{CgklError, Result};
 use crate::integrator::StepStats;
-use crate::problem::{Problem, RunResult};
+use crate::problem::{Problem, Projection, RunResult};
 use crate::splitting::SplitOutput;
 use hdf5::Group;
 use std::path::Path;
@@ -69,27 +69,21 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
     let (nx, ny, m) = (pb.grid.nx, pb.grid.ny, pb.partition.m());
     let n1 = pb.times.len();
     let name = h5util::read_attr_str(g, "name")?;
-    let mode = match h5util::read_attr_str(g, "mode")?.as_str() {
-        "kernel" => FlowMode::Kernel,
-        "resolved" => FlowMode::Resolved,
-        other => return Err(bad(g, format!("unknown mode {other:?}"))),
-    };
-    let projected = match h5util::read_attr_str(g, "projection")?.as_str() {
-        "projected" => true,
-        "baseline" => false,
-        other => return Err(bad(g, format!("unknown projection {other:?}"))),
-    };
-    if mode.name() != pb.config.flow.mode.name() {
+    let mode_name = h5util::read_attr_str(g, "mode")?;
+    let mode: FlowMode = mode_name
+        .parse()
+        .map_err(|e| bad(g, format!("mode {mode_name:?}: {e}")))?;
+    let projection_name = h5util::read_attr_str(g, "projection")?;
+    let projection: Projection = projection_name
+        .parse()
+        .map_err(|e| bad(g, format!("projection {projection_name:?}: {e}")))?;
+    if mode != pb.config.flow.mode {
         return Err(bad(
             g,
-            format!(
-                "mode {} but the problem runs {}",
-                mode.name(),
-                pb.config.flow.mode.name()
-            ),
+            format!("mode {mode} but the problem runs {}", pb.config.flow.mode),
         ));
     }
-    let delta = h5util::read_attr_f64(g, if projected { "delta" } else { "diag_delta" })?;
+    let delta = h5util::read_attr_f64(g, projection.delta_attr())?;
     let n_attr = h5util::read_attr_i64(g, "N")?;
     if n_attr != n1 as i64 - 1 {
         return Err(bad(
@@ -203,11 +197,13 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
     Ok(RunResult {
         name,
         mode,
-        projected,
+        projection,
         delta,
         times: pb.times.clone(),
         output: SplitOutput {
             records,
+            // the layout keeps the §7 records, not the post-step operators' own records
+            post: Vec::new(),
             snapshot_steps,
             snapshots,
             currents,
@@ -251,7 +247,8 @@ mod tests {
     fn a_written_run_reads_back_bit_for_bit() {
         let dir = std::env::temp_dir().join(format!("cgkl_read_run_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (currents, projected) in [(true, true), (false, false)] {
+        for (currents, projection) in [(true, Projection::Projected), (false, Projection::Baseline)]
+        {
             let ov: Vec<String> = [
                 "grid.nx=8",
                 "grid.ny=6",
@@ -271,13 +268,13 @@ mod tests {
                 .unwrap()
                 .validate()
                 .unwrap();
-            let r = pb.run(projected).unwrap();
+            let r = pb.run(projection).unwrap();
             let path = dir.join(format!("run_{currents}.h5"));
             write_run_file(&path, &pb, &r, true).unwrap();
             let back = read_run_file(&path, &pb).unwrap();
             assert_eq!(back.name, r.name);
             assert_eq!(back.mode, r.mode);
-            assert_eq!(back.projected, r.projected);
+            assert_eq!(back.projection, r.projection);
             assert_eq!(back.delta.to_bits(), r.delta.to_bits());
             assert_eq!(bits(&back.times), bits(&r.times));
             assert_eq!(

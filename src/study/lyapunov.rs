@@ -18,6 +18,7 @@ use crate::io::layout::{put_f64, put_i64};
 use crate::limit::LimitSolver;
 use crate::order::observed_order;
 use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
+use crate::problem::Projection;
 use crate::study::table::{sci, Table};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -177,7 +178,7 @@ pub fn run_lyapunov_study(
                 let lim = LimitSolver::new(pb)?.solve(pb, plan.limit_steps)?;
                 lim.v_delta.iter().map(|x| x.1).collect()
             } else {
-                pb.run(true)?
+                pb.run(Projection::Projected)?
                     .output
                     .records
                     .iter()

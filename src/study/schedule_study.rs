@@ -17,6 +17,7 @@ use crate::io::layout::{put_f64, put_i64};
 use crate::kl::{entropy, kl};
 use crate::order::observed_order;
 use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
+use crate::problem::Projection;
 use crate::schedule::ScheduleKind;
 use crate::study::table::{sci, Table};
 use crate::sweep::{baseline_limit, projected_limit};
@@ -140,8 +141,8 @@ pub struct ScheduleRow {
     pub schedule: ScheduleKind,
     /// Steps K.
     pub k: usize,
-    /// Projected (true) or baseline.
-    pub projected: bool,
+    /// Projected or baseline.
+    pub projection: Projection,
     /// `KL(q0 ‖ p_K)`.
     pub kl: f64,
     /// `KL(q0 ‖ p_K) − KL(q0 ‖ p★)`.
@@ -162,7 +163,7 @@ pub struct Rate {
     /// Schedule.
     pub schedule: ScheduleKind,
     /// Projected or baseline.
-    pub projected: bool,
+    pub projection: Projection,
     /// `r` in `|KL − KL★| ∝ K^{−r}` (NaN if fewer than two points above the floor).
     pub rate_excess: f64,
     /// `r` in `Σ|p_K − p★| ∝ K^{−r}`.
@@ -223,7 +224,7 @@ pub fn run_schedule_study(
     let mut specs = Vec::new();
     for (ip, pb) in plan.problems.iter().enumerate() {
         for &sched in &SCHEDULES {
-            for projected in [true, false] {
+            for projection in Projection::ALL {
                 for &k in &plan.ks {
                     let extra = vec![
                         "flow.mode=kernel".to_string(),
@@ -233,7 +234,7 @@ pub fn run_schedule_study(
                     specs.push((
                         ip,
                         sched,
-                        projected,
+                        projection,
                         k,
                         config_for(text, user, plan, pb, &extra)?,
                     ));
@@ -243,7 +244,7 @@ pub fn run_schedule_study(
     }
     let jobs = specs
         .into_par_iter()
-        .map(|(ip, sched, projected, k, cfg)| Ok((ip, sched, projected, k, cfg.validate()?)))
+        .map(|(ip, sched, projection, k, cfg)| Ok((ip, sched, projection, k, cfg.validate()?)))
         .collect::<Result<Vec<_>>>()?;
     let bases: Vec<Config> = plan
         .problems
@@ -258,8 +259,8 @@ pub fn run_schedule_study(
             order
                 .par_iter()
                 .map(|&j| {
-                    let (_, _, projected, _, pb) = &jobs[j];
-                    let r = pb.run_with_progress(*projected, &mut |_, _| progress(1));
+                    let (_, _, projection, _, pb) = &jobs[j];
+                    let r = pb.run_with_progress(*projection, &mut |_, _| progress(1));
                     (j, r)
                 })
                 .collect()
@@ -301,7 +302,7 @@ pub fn run_schedule_study(
     }
     let refs = refs_p;
     let mut rows = Vec::with_capacity(jobs.len());
-    for ((ip, sched, projected, k, pb), (_, r)) in jobs.into_iter().zip(done) {
+    for ((ip, sched, projection, k, pb), (_, r)) in jobs.into_iter().zip(done) {
         let r = r?;
         if let Some(w) = &pb.warning {
             let ws = &mut problems[ip].warnings;
@@ -311,9 +312,13 @@ pub fn run_schedule_study(
             }
         }
         let p = &r.output.final_p;
-        let reference = if projected { &refs[ip].0 } else { &refs[ip].1 };
+        let reference = if projection.is_projected() {
+            &refs[ip].0
+        } else {
+            &refs[ip].1
+        };
         let klv = kl(&pb.q0, p);
-        let kl_ref = if projected {
+        let kl_ref = if projection.is_projected() {
             problems[ip].kl_limit_projected
         } else {
             problems[ip].kl_limit_baseline
@@ -322,7 +327,7 @@ pub fn run_schedule_study(
             problem: ip,
             schedule: sched,
             k,
-            projected,
+            projection,
             kl: klv,
             excess: klv - kl_ref,
             err_l1: p.iter().zip(reference).map(|(a, b)| (a - b).abs()).sum(),
@@ -347,15 +352,15 @@ fn fit_rates(rows: &[ScheduleRow], problems: &[ProblemResult]) -> Vec<Rate> {
     let mut out = Vec::new();
     for (problem, pr) in problems.iter().enumerate() {
         for &schedule in &SCHEDULES {
-            for projected in [true, false] {
+            for projection in Projection::ALL {
                 let mut pts: Vec<&ScheduleRow> = rows
                     .iter()
                     .filter(|r| {
-                        r.problem == problem && r.schedule == schedule && r.projected == projected
+                        r.problem == problem && r.schedule == schedule && r.projection == projection
                     })
                     .filter(|r| r.excess.abs() > EXCESS_FLOOR)
                     .filter(|r| {
-                        let acc = pr.limit_accuracy[usize::from(!projected)];
+                        let acc = pr.limit_accuracy[usize::from(!projection.is_projected())];
                         acc.is_nan() || r.err_l1 > REF_MARGIN * acc
                     })
                     .collect();
@@ -367,7 +372,7 @@ fn fit_rates(rows: &[ScheduleRow], problems: &[ProblemResult]) -> Vec<Rate> {
                 out.push(Rate {
                     problem,
                     schedule,
-                    projected,
+                    projection,
                     rate_excess: observed_order(&inv_k, &ex),
                     rate_l1: observed_order(&inv_k, &l1),
                     ks: pts.iter().rev().map(|r| r.k).collect(),
@@ -376,14 +381,6 @@ fn fit_rates(rows: &[ScheduleRow], problems: &[ProblemResult]) -> Vec<Rate> {
         }
     }
     out
-}
-
-fn proj_name(projected: bool) -> &'static str {
-    if projected {
-        "projected"
-    } else {
-        "baseline"
-    }
 }
 
 impl ScheduleStudy {
@@ -405,7 +402,7 @@ impl ScheduleStudy {
             t.push(vec![
                 self.problems[r.problem].problem.name.clone(),
                 schedule_name(r.schedule).into(),
-                proj_name(r.projected).into(),
+                r.projection.name().into(),
                 r.k.to_string(),
                 sci(r.kl),
                 sci(r.excess),
@@ -431,7 +428,7 @@ impl ScheduleStudy {
             t.push(vec![
                 self.problems[r.problem].problem.name.clone(),
                 schedule_name(r.schedule).into(),
-                proj_name(r.projected).into(),
+                r.projection.name().into(),
                 format!("{:.2}", r.rate_excess),
                 format!("{:.2}", r.rate_l1),
                 r.ks.iter()
@@ -466,7 +463,7 @@ impl ScheduleStudy {
         header.push("best (next best / best)".into());
         let mut t = Table::new(header);
         for (ip, p) in self.problems.iter().enumerate() {
-            for projected in [true, false] {
+            for projection in Projection::ALL {
                 for &k in ks {
                     let vals: Vec<Option<f64>> = SCHEDULES
                         .iter()
@@ -476,7 +473,7 @@ impl ScheduleStudy {
                                 .find(|r| {
                                     r.problem == ip
                                         && r.schedule == s
-                                        && r.projected == projected
+                                        && r.projection == projection
                                         && r.k == k
                                 })
                                 .map(get)
@@ -485,7 +482,7 @@ impl ScheduleStudy {
                     if vals.iter().all(Option::is_none) {
                         continue;
                     }
-                    let mut row = vec![p.problem.name.clone(), proj_name(projected).into()];
+                    let mut row = vec![p.problem.name.clone(), projection.name().into()];
                     row.push(k.to_string());
                     row.extend(vals.iter().map(|v| v.map_or("—".into(), sci)));
                     row.push(winner(&vals));
@@ -553,7 +550,7 @@ impl ScheduleStudy {
             &self
                 .rows
                 .iter()
-                .map(|r| r.projected as i64)
+                .map(|r| r.projection.is_projected() as i64)
                 .collect::<Vec<_>>(),
             "1: projected, 0: baseline",
             "1",
@@ -600,13 +597,15 @@ impl ScheduleStudy {
         crate::figures::make_dir(dir)?;
         let mut files = Vec::new();
         for (ip, p) in self.problems.iter().enumerate() {
-            for projected in [true, false] {
+            for projection in Projection::ALL {
                 let mut series = Vec::new();
                 for (c, &s) in SCHEDULES.iter().enumerate() {
                     let pts: Vec<&ScheduleRow> = self
                         .rows
                         .iter()
-                        .filter(|r| r.problem == ip && r.schedule == s && r.projected == projected)
+                        .filter(|r| {
+                            r.problem == ip && r.schedule == s && r.projection == projection
+                        })
                         .filter(|r| r.kl > 0.0)
                         .collect();
                     let mut ser = Series::new(
@@ -625,7 +624,7 @@ impl ScheduleStudy {
                 let floor = self
                     .rows
                     .iter()
-                    .filter(|r| r.problem == ip && r.projected == projected)
+                    .filter(|r| r.problem == ip && r.projection == projection)
                     .filter(|r| r.k as f64 == kmax && r.kl > 0.0)
                     .map(|r| r.kl)
                     .fold(f64::INFINITY, f64::min);
@@ -644,7 +643,7 @@ impl ScheduleStudy {
                         series.push(g);
                     }
                 }
-                let kl_ref = if projected {
+                let kl_ref = if projection.is_projected() {
                     p.kl_limit_projected
                 } else {
                     p.kl_limit_baseline
@@ -660,7 +659,7 @@ impl ScheduleStudy {
                     title: format!(
                         "KL(q0 ‖ p_K) against K, {} ({}), kernel mode",
                         p.problem.name,
-                        proj_name(projected)
+                        projection.name()
                     ),
                     x_label: "K (projection steps)".into(),
                     y_label: "KL(q0 ‖ p_K) (nats)".into(),
@@ -670,11 +669,7 @@ impl ScheduleStudy {
                     hlines,
                     ..LinePlot::default()
                 };
-                let stem = dir.join(format!(
-                    "kl_vs_K_{}_{}",
-                    p.problem.name,
-                    proj_name(projected)
-                ));
+                let stem = dir.join(format!("kl_vs_K_{}_{}", p.problem.name, projection.name()));
                 line_plot(&plot, &stem)
                     .map_err(|e| CgklError::Output(format!("{}: {e}", stem.display())))?;
                 files.push(stem.with_extension("png"));
