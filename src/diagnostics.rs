@@ -7,8 +7,9 @@ use crate::oracle::ForwardOracle;
 use crate::partition::Partition;
 use std::sync::Arc;
 
-/// The §7 record of one projection step.
-#[derive(Debug, Clone, PartialEq)]
+/// The §7 record of one projection step (its scalar fields are listed, with their HDF5 names
+/// and units, in [`DIAGNOSTICS`]).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StepRecord {
     /// s_{n+1}.
     pub s: f64,
@@ -53,6 +54,186 @@ pub struct StepRecord {
     /// Block masses w(p) (m values).
     pub w: Vec<f64>,
 }
+
+impl StepRecord {
+    /// A copy of the scalar fields, with an empty `w` (no allocation).
+    pub fn scalars(&self) -> Self {
+        Self {
+            w: Vec::new(),
+            ..*self
+        }
+    }
+}
+
+/// Where a §7 diagnostic lives in a [`StepRecord`]: a float64 or an int32 field, read and written
+/// through the same accessor.
+#[derive(Clone, Copy)]
+pub enum Field {
+    /// A float64 field.
+    F64(fn(&mut StepRecord) -> &mut f64),
+    /// An int32 field (the active-set counts).
+    I32(fn(&mut StepRecord) -> &mut i32),
+}
+
+/// One scalar §7 diagnostic: its `trajectory/<name>` dataset name, its description and units
+/// (the dataset's attributes), and its record field. The block masses `w` ((N+1) × m) are the
+/// only §7 quantity outside this table.
+#[derive(Clone, Copy)]
+pub struct Diagnostic {
+    /// Dataset name under `trajectory/` (SPEC §7's name).
+    pub name: &'static str,
+    /// Meaning, in SPEC's symbols.
+    pub description: &'static str,
+    /// Units (`1` for dimensionless).
+    pub units: &'static str,
+    /// The record field.
+    pub field: Field,
+}
+
+impl Diagnostic {
+    /// The value of a float64 diagnostic in `r` (None for an int32 one).
+    pub fn f64_of(&self, r: &StepRecord) -> Option<f64> {
+        let mut c = r.scalars();
+        match self.field {
+            Field::F64(f) => Some(*f(&mut c)),
+            Field::I32(_) => None,
+        }
+    }
+
+    /// The value of an int32 diagnostic in `r` (None for a float64 one).
+    pub fn i32_of(&self, r: &StepRecord) -> Option<i32> {
+        let mut c = r.scalars();
+        match self.field {
+            Field::I32(f) => Some(*f(&mut c)),
+            Field::F64(_) => None,
+        }
+    }
+}
+
+/// Every scalar §7 diagnostic, in SPEC §7's order: the one list the HDF5 writer, the reader and
+/// `inspect` use.
+pub const DIAGNOSTICS: &[Diagnostic] = &[
+    Diagnostic {
+        name: "s",
+        description: "reverse time s_n",
+        units: "time",
+        field: Field::F64(|r| &mut r.s),
+    },
+    Diagnostic {
+        name: "dt",
+        description: "step Δt_n = s_n − s_{n−1} (0 at n = 0)",
+        units: "time",
+        field: Field::F64(|r| &mut r.dt),
+    },
+    Diagnostic {
+        name: "mass",
+        description: "Σ p",
+        units: "1",
+        field: Field::F64(|r| &mut r.mass),
+    },
+    Diagnostic {
+        name: "min_p",
+        description: "min_i p_i",
+        units: "1",
+        field: Field::F64(|r| &mut r.min_p),
+    },
+    Diagnostic {
+        name: "V",
+        description: "V = D(p‖r)",
+        units: "nats",
+        field: Field::F64(|r| &mut r.v),
+    },
+    Diagnostic {
+        name: "V_delta_pre",
+        description: "V_δ(p̃) before the post-step operators",
+        units: "nats",
+        field: Field::F64(|r| &mut r.v_delta_pre),
+    },
+    Diagnostic {
+        name: "V_delta",
+        description: "V_δ(p)",
+        units: "nats",
+        field: Field::F64(|r| &mut r.v_delta),
+    },
+    Diagnostic {
+        name: "V_within",
+        description: "V_within(p) = Σ_j w_j D(p|_j‖π^(j))",
+        units: "nats",
+        field: Field::F64(|r| &mut r.v_within),
+    },
+    Diagnostic {
+        name: "V_coarse",
+        description: "V_coarse,δ(p) = D(w(p)‖w★(p))",
+        units: "nats",
+        field: Field::F64(|r| &mut r.v_coarse),
+    },
+    Diagnostic {
+        name: "E_block_pre",
+        description: "E_block(p̃) = Σ_j |w_j(p̃) − w_ref_j|",
+        units: "1",
+        field: Field::F64(|r| &mut r.e_block_pre),
+    },
+    Diagnostic {
+        name: "E_block",
+        description: "E_block(p)",
+        units: "1",
+        field: Field::F64(|r| &mut r.e_block),
+    },
+    Diagnostic {
+        name: "E_inf",
+        description: "E_inf(p) = max_j |w_j(p) − w_ref_j|",
+        units: "1",
+        field: Field::F64(|r| &mut r.e_inf),
+    },
+    Diagnostic {
+        name: "tau",
+        description: "τ★ of w(p̃) (smallest on a flat; NaN at n = 0)",
+        units: "1",
+        field: Field::F64(|r| &mut r.tau),
+    },
+    Diagnostic {
+        name: "n_active_lower",
+        description: "#{j : τ★ w_j(p̃) < l_j}",
+        units: "1",
+        field: Field::I32(|r| &mut r.n_active_lower),
+    },
+    Diagnostic {
+        name: "n_active_upper",
+        description: "#{j : τ★ w_j(p̃) > u_j}",
+        units: "1",
+        field: Field::I32(|r| &mut r.n_active_upper),
+    },
+    Diagnostic {
+        name: "entropy",
+        description: "H(p) = −Σ p ln p",
+        units: "nats",
+        field: Field::F64(|r| &mut r.entropy),
+    },
+    Diagnostic {
+        name: "kl_track",
+        description: "D(p_n ‖ q_{T−s_n}) against the ε_fwd oracle",
+        units: "nats",
+        field: Field::F64(|r| &mut r.kl_track),
+    },
+    Diagnostic {
+        name: "mse",
+        description: "mean_i ((p_i − q0_i)/max q0)²",
+        units: "1",
+        field: Field::F64(|r| &mut r.mse),
+    },
+    Diagnostic {
+        name: "psnr",
+        description: "10 log10(1/mse)",
+        units: "dB",
+        field: Field::F64(|r| &mut r.psnr),
+    },
+    Diagnostic {
+        name: "leak",
+        description: "Σ_j |w_j(p̃) − w_j(p_{n−1})|",
+        units: "1",
+        field: Field::F64(|r| &mut r.leak),
+    },
+];
 
 /// Evaluates [`StepRecord`]s; workspaces sized once.
 pub struct Diagnostics {
@@ -200,6 +381,35 @@ pub fn lyapunov_violation(v_delta: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_names_every_scalar_field_once() {
+        // set each field through the table to a distinct value and read it back: a row that
+        // pointed at another row's field would overwrite it
+        let mut r = StepRecord::default();
+        for (k, d) in DIAGNOSTICS.iter().enumerate() {
+            match d.field {
+                Field::F64(f) => *f(&mut r) = k as f64 + 0.5,
+                Field::I32(f) => *f(&mut r) = k as i32 + 1,
+            }
+        }
+        for (k, d) in DIAGNOSTICS.iter().enumerate() {
+            match d.field {
+                Field::F64(_) => assert_eq!(d.f64_of(&r), Some(k as f64 + 0.5), "{}", d.name),
+                Field::I32(_) => assert_eq!(d.i32_of(&r), Some(k as i32 + 1), "{}", d.name),
+            }
+        }
+        let names: std::collections::BTreeSet<_> = DIAGNOSTICS.iter().map(|d| d.name).collect();
+        assert_eq!(names.len(), DIAGNOSTICS.len());
+        // SPEC §7's list, every entry but the block masses w
+        let spec = "s dt mass min_p V V_delta_pre V_delta V_within V_coarse E_block_pre E_block \
+                    E_inf tau n_active_lower n_active_upper entropy kl_track mse psnr leak";
+        let want: std::collections::BTreeSet<_> = spec.split_whitespace().collect();
+        assert_eq!(names, want);
+        // 18 float64 + 2 int32 fields, with w: every field of the record
+        let shown = format!("{:?}", StepRecord::default());
+        assert_eq!(shown.matches(": ").count(), DIAGNOSTICS.len() + 1);
+    }
 
     #[test]
     fn lyapunov_violation_is_the_largest_single_rise() {

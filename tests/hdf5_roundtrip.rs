@@ -2,10 +2,11 @@
 //! in-memory run, for a single-run file and for a Δt-sweep file.
 
 use cgkl::config::Config;
+use cgkl::diagnostics::DIAGNOSTICS;
 use cgkl::io::h5util::{
     read_attr_f64, read_attr_str, read_attr_str_array, read_f64, read_f64_nd, read_i32_nd, read_i64,
 };
-use cgkl::io::layout::{write_run_file, write_sweep_file, F64_DIAGNOSTICS};
+use cgkl::io::layout::{write_run_file, write_sweep_file};
 use cgkl::problem::{Problem, Projection, RunResult};
 use cgkl::sweep::{run_sweep, SweepSpec};
 use hdf5::Group;
@@ -40,9 +41,10 @@ fn check_run(g: &Group, pb: &Problem, r: &RunResult) {
     assert_eq!(read_f64_nd(g, "reference/r").unwrap().1, pb.reference.r);
     assert_eq!(read_f64(g, "reference/w_ref").unwrap(), pb.reference.w_ref);
     let recs = &r.output.records;
-    for (name, _, _, get) in F64_DIAGNOSTICS {
+    for d in DIAGNOSTICS.iter().filter(|d| d.f64_of(&recs[0]).is_some()) {
+        let name = d.name;
         let v = read_f64(g, &format!("trajectory/{name}")).unwrap();
-        let want: Vec<f64> = recs.iter().map(get).collect();
+        let want: Vec<f64> = recs.iter().filter_map(|x| d.f64_of(x)).collect();
         assert_eq!(v.len(), recs.len(), "trajectory/{name}");
         for (a, b) in v.iter().zip(&want) {
             assert!(

@@ -7,75 +7,13 @@
 
 use super::h5util::{self, describe, Growing3d};
 use crate::config::Config;
-use crate::diagnostics::StepRecord;
+use crate::diagnostics::{Field, DIAGNOSTICS};
 use crate::error::{CgklError, Result};
 use crate::observe::{Observer, Snapshot};
 use crate::problem::{Problem, Projection, RunResult};
 use crate::shard::{ShardMeta, SHARD_KIND};
 use crate::sweep::{SweepResult, SweepRun, ASYMPTOTIC_POINTS, ROUNDOFF_FLOOR};
 use hdf5::Group;
-
-/// The float64 §7 diagnostics: (dataset name, description, units, accessor).
-#[allow(clippy::type_complexity)]
-pub const F64_DIAGNOSTICS: &[(&str, &str, &str, fn(&StepRecord) -> f64)] = &[
-    ("s", "reverse time s_n", "time", |r| r.s),
-    (
-        "dt",
-        "step Δt_n = s_n − s_{n−1} (0 at n = 0)",
-        "time",
-        |r| r.dt,
-    ),
-    ("mass", "Σ p", "1", |r| r.mass),
-    ("min_p", "min_i p_i", "1", |r| r.min_p),
-    ("V", "V = D(p‖r)", "nats", |r| r.v),
-    (
-        "V_delta_pre",
-        "V_δ(p̃) before the post-step operators",
-        "nats",
-        |r| r.v_delta_pre,
-    ),
-    ("V_delta", "V_δ(p)", "nats", |r| r.v_delta),
-    (
-        "V_within",
-        "V_within(p) = Σ_j w_j D(p|_j‖π^(j))",
-        "nats",
-        |r| r.v_within,
-    ),
-    (
-        "V_coarse",
-        "V_coarse,δ(p) = D(w(p)‖w★(p))",
-        "nats",
-        |r| r.v_coarse,
-    ),
-    (
-        "E_block_pre",
-        "E_block(p̃) = Σ_j |w_j(p̃) − w_ref_j|",
-        "1",
-        |r| r.e_block_pre,
-    ),
-    ("E_block", "E_block(p)", "1", |r| r.e_block),
-    ("E_inf", "E_inf(p) = max_j |w_j(p) − w_ref_j|", "1", |r| {
-        r.e_inf
-    }),
-    (
-        "tau",
-        "τ★ of w(p̃) (smallest on a flat; NaN at n = 0)",
-        "1",
-        |r| r.tau,
-    ),
-    ("entropy", "H(p) = −Σ p ln p", "nats", |r| r.entropy),
-    (
-        "kl_track",
-        "D(p_n ‖ q_{T−s_n}) against the ε_fwd oracle",
-        "nats",
-        |r| r.kl_track,
-    ),
-    ("mse", "mean_i ((p_i − q0_i)/max q0)²", "1", |r| r.mse),
-    ("psnr", "10 log10(1/mse)", "dB", |r| r.psnr),
-    ("leak", "Σ_j |w_j(p̃) − w_j(p_{n−1})|", "1", |r| {
-        r.leak
-    }),
-];
 
 /// Writes one run's layout into a group (the file root or `/runs/<name>`) as the run goes:
 /// [`begin`](Self::begin) writes what the problem fixes (grid, reference, start) and creates
@@ -189,17 +127,20 @@ impl RunWriter {
 
         let m = self.m;
         let recs = &run.output.records;
-        for (name, what, units, get) in F64_DIAGNOSTICS {
-            let v: Vec<f64> = recs.iter().map(get).collect();
-            let ds = h5util::write_f64(g, &format!("trajectory/{name}"), &v)?;
-            describe(&ds, what, units)?;
+        for d in DIAGNOSTICS {
+            let path = format!("trajectory/{}", d.name);
+            let ds = match d.field {
+                Field::F64(_) => {
+                    let v: Vec<f64> = recs.iter().filter_map(|r| d.f64_of(r)).collect();
+                    h5util::write_f64(g, &path, &v)?
+                }
+                Field::I32(_) => {
+                    let v: Vec<i32> = recs.iter().filter_map(|r| d.i32_of(r)).collect();
+                    h5util::write_i32(g, &path, &v)?
+                }
+            };
+            describe(&ds, d.description, d.units)?;
         }
-        let lo: Vec<i32> = recs.iter().map(|r| r.n_active_lower).collect();
-        let ds = h5util::write_i32(g, "trajectory/n_active_lower", &lo)?;
-        describe(&ds, "#{j : τ★ w_j(p̃) < l_j}", "1")?;
-        let up: Vec<i32> = recs.iter().map(|r| r.n_active_upper).collect();
-        let ds = h5util::write_i32(g, "trajectory/n_active_upper", &up)?;
-        describe(&ds, "#{j : τ★ w_j(p̃) > u_j}", "1")?;
         let w: Vec<f64> = recs.iter().flat_map(|r| r.w.iter().copied()).collect();
         let ds = h5util::write_f64_2d(g, "trajectory/w", recs.len(), m, &w)?;
         describe(&ds, "block masses w(p_n), (N+1) × m", "1")?;

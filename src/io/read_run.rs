@@ -5,39 +5,14 @@
 //! the [`Problem`] the run was made from.
 
 use super::h5util;
-use super::layout::F64_DIAGNOSTICS;
 use crate::config::FlowMode;
-use crate::diagnostics::StepRecord;
+use crate::diagnostics::{Field, StepRecord, DIAGNOSTICS};
 use crate::error::{CgklError, Result};
 use crate::integrator::StepStats;
 use crate::problem::{Problem, Projection, RunResult};
 use crate::splitting::SplitOutput;
 use hdf5::Group;
 use std::path::Path;
-
-/// Setters of the float64 §7 diagnostics, by their `trajectory/<name>` dataset name (the
-/// names of [`F64_DIAGNOSTICS`]).
-#[allow(clippy::type_complexity)]
-const F64_SETTERS: &[(&str, fn(&mut StepRecord, f64))] = &[
-    ("s", |r, v| r.s = v),
-    ("dt", |r, v| r.dt = v),
-    ("mass", |r, v| r.mass = v),
-    ("min_p", |r, v| r.min_p = v),
-    ("V", |r, v| r.v = v),
-    ("V_delta_pre", |r, v| r.v_delta_pre = v),
-    ("V_delta", |r, v| r.v_delta = v),
-    ("V_within", |r, v| r.v_within = v),
-    ("V_coarse", |r, v| r.v_coarse = v),
-    ("E_block_pre", |r, v| r.e_block_pre = v),
-    ("E_block", |r, v| r.e_block = v),
-    ("E_inf", |r, v| r.e_inf = v),
-    ("tau", |r, v| r.tau = v),
-    ("entropy", |r, v| r.entropy = v),
-    ("kl_track", |r, v| r.kl_track = v),
-    ("mse", |r, v| r.mse = v),
-    ("psnr", |r, v| r.psnr = v),
-    ("leak", |r, v| r.leak = v),
-];
 
 fn bad(g: &Group, what: impl std::fmt::Display) -> CgklError {
     CgklError::Io {
@@ -101,56 +76,24 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
     };
 
     // records
-    let blank = StepRecord {
-        s: 0.0,
-        dt: 0.0,
-        mass: 0.0,
-        min_p: 0.0,
-        v: 0.0,
-        v_delta_pre: 0.0,
-        v_delta: 0.0,
-        v_within: 0.0,
-        v_coarse: 0.0,
-        e_block_pre: 0.0,
-        e_block: 0.0,
-        e_inf: 0.0,
-        tau: 0.0,
-        n_active_lower: 0,
-        n_active_upper: 0,
-        entropy: 0.0,
-        kl_track: 0.0,
-        mse: 0.0,
-        psnr: 0.0,
-        leak: 0.0,
-        w: Vec::new(),
-    };
-    let mut records = vec![blank; n1];
-    for (dname, _, _, _) in F64_DIAGNOSTICS {
-        let set = F64_SETTERS
-            .iter()
-            .find(|(s, _)| s == dname)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| {
-                CgklError::Output(format!("no reader for trajectory/{dname} (a cgkl bug)"))
-            })?;
-        let path = format!("trajectory/{dname}");
-        let v = h5util::read_f64(g, &path)?;
-        check_shape(g, &path, &[v.len()], &[n1])?;
-        for (r, x) in records.iter_mut().zip(v) {
-            set(r, x);
-        }
-    }
-    for (path, set) in [
-        (
-            "trajectory/n_active_lower",
-            (|r: &mut StepRecord, v: i32| r.n_active_lower = v) as fn(&mut StepRecord, i32),
-        ),
-        ("trajectory/n_active_upper", |r, v| r.n_active_upper = v),
-    ] {
-        let v = h5util::read_i32(g, path)?;
-        check_shape(g, path, &[v.len()], &[n1])?;
-        for (r, x) in records.iter_mut().zip(v) {
-            set(r, x);
+    let mut records = vec![StepRecord::default(); n1];
+    for d in DIAGNOSTICS {
+        let path = format!("trajectory/{}", d.name);
+        match d.field {
+            Field::F64(field) => {
+                let v = h5util::read_f64(g, &path)?;
+                check_shape(g, &path, &[v.len()], &[n1])?;
+                for (r, x) in records.iter_mut().zip(v) {
+                    *field(r) = x;
+                }
+            }
+            Field::I32(field) => {
+                let v = h5util::read_i32(g, &path)?;
+                check_shape(g, &path, &[v.len()], &[n1])?;
+                for (r, x) in records.iter_mut().zip(v) {
+                    *field(r) = x;
+                }
+            }
         }
     }
     let (shape, w) = h5util::read_f64_nd(g, "trajectory/w")?;
@@ -233,14 +176,6 @@ mod tests {
 
     fn bits(v: &[f64]) -> Vec<u64> {
         v.iter().map(|x| x.to_bits()).collect()
-    }
-
-    #[test]
-    fn every_f64_diagnostic_has_a_setter() {
-        for (name, ..) in F64_DIAGNOSTICS {
-            assert!(F64_SETTERS.iter().any(|(s, _)| s == name), "{name}");
-        }
-        assert_eq!(F64_SETTERS.len(), F64_DIAGNOSTICS.len());
     }
 
     #[test]
