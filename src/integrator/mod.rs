@@ -298,3 +298,45 @@ impl IntegratorKind {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of every kind: [`IntegratorKind::name`] is the serde tag, and the field checks
+    /// accept the sample values.
+    #[test]
+    fn names_are_the_config_spelling() {
+        let kinds = [
+            IntegratorKind::ExplicitEuler {
+                cfl: 0.5,
+                substeps: 1,
+            },
+            IntegratorKind::ImplicitEuler { substeps: 1 },
+            IntegratorKind::Trbdf2Fixed { substeps: 1 },
+            IntegratorKind::Trbdf2Adaptive {
+                rtol: 1e-6,
+                atol: 1e-9,
+            },
+            IntegratorKind::Uniformization { tol: 1e-9 },
+            IntegratorKind::Chebyshev { tol: 1e-9 },
+            IntegratorKind::Rational { degree: 6 },
+            IntegratorKind::Auto {
+                rtol: 1e-6,
+                atol: 1e-9,
+            },
+        ];
+        for k in kinds {
+            let text = toml::to_string(&k).unwrap();
+            assert!(text.contains(&format!("kind = \"{}\"", k.name())), "{text}");
+            assert_eq!(toml::from_str::<IntegratorKind>(&text).unwrap(), k);
+            k.validate().unwrap();
+        }
+        assert!(IntegratorKind::Chebyshev { tol: 1e-14 }.validate().is_err());
+        assert!(IntegratorKind::Rational { degree: 0 }.validate().is_err());
+        assert_eq!(
+            IntegratorKind::Rational { degree: 6 }.error_bound(2.0),
+            RationalExp::uniform_error(6).map(|e| 2.0 * e)
+        );
+    }
+}
