@@ -1002,6 +1002,27 @@ fn run_rejects_bad_images_labels_score_fields_and_formulas() {
 #[test]
 fn sweep_rejects_bad_input() {
     check_all(&[
+        // refused before the first run: the resolved runs' integrator cannot take a moving G
+        sweep_case(
+            "sweep_chebyshev_moving_generator",
+            &[
+                "--set",
+                "data.kind=textured",
+                "--set",
+                "forward.eps_fwd=0.3",
+                "--set",
+                "flow.integrator.kind=chebyshev",
+                "--set",
+                "flow.integrator.tol=1e-6",
+                "--modes",
+                "resolved",
+                "--param",
+                "projection.delta",
+                "--values",
+                "0.01,0.1",
+            ],
+            &["flow.integrator.kind", "chebyshev", "time-independent"],
+        ),
         sweep_case(
             "sweep_param_typo",
             &["--param", "projection.detla", "--values", "0.1"],
