@@ -182,12 +182,12 @@ fn bench_run(c: &mut Criterion) {
 }
 
 fn bench_brelax(c: &mut Criterion) {
-    use cgkl::brelax::{self, Method};
+    use cgkl::brelax;
     let mut grp = c.benchmark_group("brelax_chebyshev");
     grp.sample_size(10)
         .measurement_time(Duration::from_secs(10));
     for l in sizes().into_iter().filter(|&l| l <= 512) {
-        let m = Method::for_rtol(l, brelax::DEFAULT_RTOL).unwrap();
+        let m = brelax::for_rtol(l, brelax::DEFAULT_RTOL).unwrap();
         grp.bench_function(BenchmarkId::from_parameter(l), |b| {
             b.iter(|| brelax::solve(l, m).unwrap())
         });

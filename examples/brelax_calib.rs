@@ -9,7 +9,8 @@
 //!
 //! `cargo run --release --example brelax_calib -- [L ...]` (default 64 128 256; 512 takes ~25 s
 //! for its reference).
-use cgkl::brelax::{reference, rel_l1, solve, Method};
+use cgkl::brelax::{error_bound, for_rtol, reference, rel_l1, solve};
+use cgkl::integrator::IntegratorKind;
 
 fn main() {
     cgkl::cli_support::exit_on_error(run());
@@ -37,7 +38,7 @@ fn run() -> anyhow::Result<()> {
             t0.elapsed().as_secs_f64()
         );
         for rtol in [1e-2, 1e-3, 1e-4, 1e-6, 1e-8] {
-            let s = solve(l, Method::for_rtol(l, rtol)?)?;
+            let s = solve(l, for_rtol(l, rtol)?)?;
             let e = rel_l1(&s.rho, &r);
             let bound = s.error_bound.unwrap_or(f64::NAN);
             println!(
@@ -51,10 +52,10 @@ fn run() -> anyhow::Result<()> {
             );
         }
         for degree in 1..=cgkl::integrator::rational::MAX_DEGREE {
-            let m = Method::Rational { degree };
+            let m = IntegratorKind::Rational { degree };
             let s = solve(l, m)?;
             let e = rel_l1(&s.rho, &r);
-            let bound = m.error_bound(l).unwrap_or(f64::NAN);
+            let bound = error_bound(&m, l).unwrap_or(f64::NAN);
             println!(
                 "  rational m = {degree:>2}: error {e:.3e}  bound {bound:.3e}  error/bound {:.2}{}  wall {:.3} s  mass error {:.1e}  min ρ {:.3}",
                 e / bound,
@@ -65,7 +66,7 @@ fn run() -> anyhow::Result<()> {
             );
         }
         for steps in [2usize, 3, 4, 6, 8, 12, 16] {
-            let s = solve(l, Method::Trbdf2 { steps })?;
+            let s = solve(l, IntegratorKind::Trbdf2Fixed { substeps: steps })?;
             let e = rel_l1(&s.rho, &r);
             println!(
                 "  TR-BDF2 N = {steps:>2}: error {e:.3e}  C = error·N² = {:.4}  wall {:.3} s  mass error {:.1e}  min ρ {:.3}",

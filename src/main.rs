@@ -11,7 +11,7 @@ use cgkl::io::checkpoint::{self, checkpoint_dir};
 use cgkl::problem::Projection;
 use cgkl::shard::{Shard, ShardMeta};
 use cgkl::sweep::{format_summary, run_sweep_resumable, Job, Resume, SweepSpec};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -135,9 +135,10 @@ enum Cmd {
         #[arg(long, default_value_t = cgkl::brelax::DEFAULT_RTOL)]
         rtol: f64,
         /// Time integration: chebyshev (default; matrix-free, m products with G), rational (one
-        /// factorisation, m solves), trbdf2 (fixed steps) or exact (uniformization).
-        #[arg(long, default_value = "chebyshev")]
-        method: String,
+        /// factorisation, m solves), trbdf2 (fixed steps) or exact (uniformization); the config
+        /// kinds chebyshev, rational, trbdf2_fixed and uniformization.
+        #[arg(long, value_enum, default_value_t = BrelaxMethod::Chebyshev)]
+        method: BrelaxMethod,
         /// Degree m of the rational method (overrides --rtol).
         #[arg(long)]
         degree: Option<usize>,
@@ -154,6 +155,28 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// `cgkl brelax --method`: the user-facing names of the time integrators it offers, each
+/// mapped to an [`cgkl::integrator::IntegratorKind`] (with the degree or the steps from
+/// `--rtol`, `--degree` or `--steps`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BrelaxMethod {
+    /// The Chebyshev expansion (kind chebyshev).
+    Chebyshev,
+    /// The rational exponential (kind rational).
+    Rational,
+    /// Fixed-step TR-BDF2 (kind trbdf2_fixed).
+    Trbdf2,
+    /// Uniformization at tol 1e-14 (kind uniformization): the time-exact reference.
+    Exact,
+}
+
+impl std::fmt::Display for BrelaxMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.to_possible_value().ok_or(std::fmt::Error)?;
+        f.write_str(v.get_name())
+    }
 }
 
 fn main() {
@@ -650,15 +673,16 @@ fn run() -> anyhow::Result<()> {
             out,
             force,
         } => {
-            use cgkl::brelax::{self, Method};
-            let method = match (method.as_str(), degree, steps) {
+            use cgkl::brelax;
+            use cgkl::integrator::IntegratorKind;
+            let kind = match (method, degree, steps) {
                 (_, Some(0), _) => {
                     return Err(CgklError::config("--degree", 0, "must be ≥ 1").into())
                 }
                 (_, _, Some(0)) => {
                     return Err(CgklError::config("--steps", 0, "must be ≥ 1").into())
                 }
-                ("rational", Some(degree), None) => {
+                (BrelaxMethod::Rational, Some(degree), None) => {
                     let max = cgkl::integrator::rational::MAX_DEGREE;
                     if degree > max {
                         return Err(CgklError::config(
@@ -668,29 +692,20 @@ fn run() -> anyhow::Result<()> {
                         )
                         .into());
                     }
-                    Method::Rational { degree }
+                    IntegratorKind::Rational { degree }
                 }
-                ("rational", None, None) => Method::rational_for_rtol(l, rtol)?,
-                ("chebyshev", None, None) => Method::for_rtol(l, rtol)?,
-                ("trbdf2", None, Some(steps)) => Method::Trbdf2 { steps },
-                ("trbdf2", None, None) => Method::trbdf2_for_rtol(rtol)?,
-                ("exact", None, None) => Method::Uniformization { tol: 1e-14 },
-                ("chebyshev" | "rational" | "trbdf2" | "exact", _, _) => {
+                (BrelaxMethod::Rational, None, None) => brelax::rational_for_rtol(l, rtol)?,
+                (BrelaxMethod::Chebyshev, None, None) => brelax::for_rtol(l, rtol)?,
+                (BrelaxMethod::Trbdf2, None, Some(steps)) => {
+                    IntegratorKind::Trbdf2Fixed { substeps: steps }
+                }
+                (BrelaxMethod::Trbdf2, None, None) => brelax::trbdf2_for_rtol(rtol)?,
+                (BrelaxMethod::Exact, None, None) => brelax::EXACT,
+                (m, _, _) => {
                     return Err(CgklError::config(
                         "--method",
-                        method,
+                        m,
                         "takes --degree only with rational and --steps only with trbdf2",
-                    )
-                    .into())
-                }
-                (other, _, _) => {
-                    return Err(CgklError::config(
-                        "--method",
-                        other,
-                        format!(
-                            "use chebyshev, rational, trbdf2 or exact{}",
-                            did_you_mean(other, &["chebyshev", "rational", "trbdf2", "exact"])
-                        ),
                     )
                     .into())
                 }
@@ -699,7 +714,7 @@ fn run() -> anyhow::Result<()> {
                 return Err(CgklError::config("--n", l, "L must lie in 2..=4096").into());
             }
             check_out(&out, force)?;
-            let sol = brelax::solve(l, method)?;
+            let sol = brelax::solve(l, kind)?;
             brelax::write_h5(&out, &sol, force)?;
             let mut text = format!(
                 "B-relax L = {l}: {}\nwall {:.3} s (assembly + time stepping), mass error {:.2e}, min ρ {:.6}\n",

@@ -306,61 +306,7 @@ impl Config {
                 "δ must be ≥ 0 (inf disables the projection)",
             ));
         }
-        if let IntegratorKind::Trbdf2Adaptive { rtol, atol } | IntegratorKind::Auto { rtol, atol } =
-            self.flow.integrator
-        {
-            if !(rtol > 0.0 && rtol < 1.0) {
-                return Err(CgklError::config(
-                    "flow.integrator.rtol",
-                    rtol,
-                    "must lie in (0, 1)",
-                ));
-            }
-            // auto also uses atol as the uniformization tolerance, which needs < 1e-2
-            let (max, why) = match self.flow.integrator {
-                IntegratorKind::Auto { .. } => {
-                    (1e-2, " (auto uses it as the uniformization tolerance)")
-                }
-                _ => (1.0, " (masses are ≤ 1)"),
-            };
-            if !(atol > 0.0 && atol < max) {
-                return Err(CgklError::config(
-                    "flow.integrator.atol",
-                    atol,
-                    format!("must lie in (0, {max}){why}"),
-                ));
-            }
-        }
-        if let IntegratorKind::ExplicitEuler { substeps, .. }
-        | IntegratorKind::ImplicitEuler { substeps }
-        | IntegratorKind::Trbdf2Fixed { substeps } = self.flow.integrator
-        {
-            if substeps == 0 {
-                return Err(CgklError::config(
-                    "flow.integrator.substeps",
-                    substeps,
-                    "must be ≥ 1",
-                ));
-            }
-        }
-        if let IntegratorKind::Uniformization { tol } = self.flow.integrator {
-            if !(tol > 0.0 && tol < 1e-2) {
-                return Err(CgklError::config(
-                    "flow.integrator.tol",
-                    tol,
-                    "must lie in (0, 1e-2)",
-                ));
-            }
-        }
-        if let IntegratorKind::ExplicitEuler { cfl, .. } = self.flow.integrator {
-            if !(cfl > 0.0 && cfl <= 1.0) {
-                return Err(CgklError::config(
-                    "flow.integrator.cfl",
-                    cfl,
-                    "must lie in (0, 1] to keep p ≥ 0",
-                ));
-            }
-        }
+        self.flow.integrator.validate()?;
         let tiles = || {
             self.partition.tiles().ok_or_else(|| {
                 CgklError::config(
@@ -420,7 +366,7 @@ impl Config {
             rho: self.schedule.rho,
         };
         let (times, warning) = projection_times(&spec, t, &self.forward.beta, &mut oracle)?;
-        Ok(Problem {
+        let problem = Problem {
             config: self.clone(),
             grid,
             partition: Arc::new(part),
@@ -430,7 +376,14 @@ impl Config {
             times,
             warning,
             score_field,
-        })
+        };
+        // an integrator that cannot take this generator (a moving one, upwind) fails here,
+        // before any work, not at the first step
+        let integrator = &self.flow.integrator;
+        if self.flow.mode == FlowMode::Resolved && integrator.has_generator_needs() {
+            integrator.check_generator(&problem.generator()?)?;
+        }
+        Ok(problem)
     }
 
     /// The forward oracle of the data with conductance ε across blocks.

@@ -583,6 +583,86 @@ fn run_rejects_bad_config_values() {
             &["flow.integrator.tol", "0.5"],
         ),
         run_case(
+            "chebyshev_tol_too_small",
+            &[
+                "--set",
+                "flow.integrator.kind=chebyshev",
+                "--set",
+                "flow.integrator.tol=1e-15",
+            ],
+            &["flow.integrator.tol", "1e-15", "uniformization"],
+        ),
+        run_case(
+            "rational_degree_too_big",
+            &[
+                "--set",
+                "flow.integrator.kind=rational",
+                "--set",
+                "flow.integrator.degree=13",
+            ],
+            &["flow.integrator.degree", "13", "1..=12"],
+        ),
+        // textured data with ε_fwd > 0: the oracle score moves with s, and the exponential
+        // methods refuse it
+        run_case(
+            "chebyshev_moving_generator",
+            &[
+                "--set",
+                "data.kind=textured",
+                "--set",
+                "forward.eps_fwd=0.3",
+                "--set",
+                "flow.mode=resolved",
+                "--set",
+                "flow.integrator.kind=chebyshev",
+                "--set",
+                "flow.integrator.tol=1e-6",
+            ],
+            &[
+                "flow.integrator.kind",
+                "chebyshev",
+                "time-independent",
+                "trbdf2_adaptive",
+            ],
+        ),
+        run_case(
+            "rational_moving_generator",
+            &[
+                "--set",
+                "data.kind=textured",
+                "--set",
+                "forward.eps_fwd=0.3",
+                "--set",
+                "flow.mode=resolved",
+                "--set",
+                "flow.integrator.kind=rational",
+                "--set",
+                "flow.integrator.degree=6",
+            ],
+            &[
+                "flow.integrator.kind",
+                "rational",
+                "time-independent",
+                "trbdf2_adaptive",
+            ],
+        ),
+        // the default problem's generator is static (block-constant data, ε = 0), but upwind
+        // is not reversible
+        run_case(
+            "chebyshev_upwind",
+            &[
+                "--set",
+                "reverse.flux.kind=upwind",
+                "--set",
+                "flow.mode=resolved",
+                "--set",
+                "flow.integrator.kind=chebyshev",
+                "--set",
+                "flow.integrator.tol=1e-6",
+            ],
+            &["flow.integrator.kind", "chebyshev", "reversible", "upwind"],
+        ),
+        run_case(
             "snapshots_one",
             &["--set", "output.snapshots=1"],
             &["output.snapshots", "1"],
@@ -922,6 +1002,27 @@ fn run_rejects_bad_images_labels_score_fields_and_formulas() {
 #[test]
 fn sweep_rejects_bad_input() {
     check_all(&[
+        // refused before the first run: the resolved runs' integrator cannot take a moving G
+        sweep_case(
+            "sweep_chebyshev_moving_generator",
+            &[
+                "--set",
+                "data.kind=textured",
+                "--set",
+                "forward.eps_fwd=0.3",
+                "--set",
+                "flow.integrator.kind=chebyshev",
+                "--set",
+                "flow.integrator.tol=1e-6",
+                "--modes",
+                "resolved",
+                "--param",
+                "projection.delta",
+                "--values",
+                "0.01,0.1",
+            ],
+            &["flow.integrator.kind", "chebyshev", "time-independent"],
+        ),
         sweep_case(
             "sweep_param_typo",
             &["--param", "projection.detla", "--values", "0.1"],
@@ -1193,7 +1294,7 @@ fn brelax_rejects_bad_input() {
         b(
             "brelax_unknown_method",
             &["--method", "rationl"],
-            &["--method", "rationl", "did you mean rational"],
+            &["--method", "rationl", "a similar value exists: 'rational'"],
         ),
         b("brelax_rtol_zero", &["--rtol", "0"], &["--rtol", "(0, 1)"]),
         b(

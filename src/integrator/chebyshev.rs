@@ -23,7 +23,7 @@
 //! The result is not sign-preserving in general (a polynomial); its negative part is at most
 //! the error bound.
 
-use super::{Integrator, StepStats};
+use super::{Integrator, RationalExp, StepStats};
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
 use crate::stencil::{band_rows, parallel, FivePoint};
@@ -51,6 +51,8 @@ pub fn roundoff(c: f64) -> f64 {
 /// `exp(τG)p` by a Chebyshev expansion with uniform error at most `tol` on the spectrum.
 pub struct ChebyshevExp {
     tol: f64,
+    /// An L1 tolerance per [`Integrator::advance`]: each interval uses `tol = l1 / χ(p)`.
+    l1: Option<f64>,
     w: Vec<f64>,
     w_old: Vec<f64>,
     /// one row of G·src per parallel band
@@ -70,10 +72,22 @@ impl ChebyshevExp {
         }
         Ok(Self {
             tol,
+            l1: None,
             w: vec![0.0; n],
             w_old: vec![0.0; n],
             rows: Vec::new(),
             last: (0, 0.0),
+        })
+    }
+
+    /// For [`Integrator::advance`] (config kind `chebyshev`): L1 error at most `tol` on every
+    /// interval, i.e. the uniform tolerance `tol / χ(p)` with χ(p) of the interval's start
+    /// (`χ ≥ 1` for unit mass, so the uniform tolerance is at most `tol`); `tol` in
+    /// [[`MIN_TOL`], 1). [`Self::apply_exp`] uses the uniform tolerance last set.
+    pub fn with_l1_tolerance(n: usize, tol: f64) -> Result<Self> {
+        Ok(Self {
+            l1: Some(tol),
+            ..Self::new(n, tol)?
         })
     }
 
@@ -271,15 +285,36 @@ impl Integrator for ChebyshevExp {
 
     fn advance(&mut self, g: &mut Generator, p: &mut [f64], s0: f64, s1: f64) -> Result<StepStats> {
         super::refresh_static(g, s0, "chebyshev")?;
-        if g.flux().reversibility_exponent().is_none() {
-            return Err(CgklError::config(
-                "flux",
-                g.flux().name(),
-                "the Chebyshev exponential needs a reversible flux (a real spectrum)",
-            ));
-        }
+        let kind = super::IntegratorKind::Chebyshev { tol: self.tol };
+        kind.check_generator(g)?;
         // O(n), against m products; not cached (versions are per generator)
-        self.apply_exp(&FivePoint::from_generator(g), p, s1 - s0)
+        let st = FivePoint::from_generator(g);
+        if let Some(l1) = self.l1 {
+            let chi = RationalExp::chi(g, p).ok_or_else(|| {
+                CgklError::config(
+                    "flow.integrator.kind",
+                    "chebyshev",
+                    "χ(p) of the state is not finite (an equilibrium weight underflows); use \
+                     trbdf2_adaptive",
+                )
+            })?;
+            let c = (s1 - s0) * st.max_exit_rate();
+            let reach = 2.0 * roundoff(c);
+            if c.is_finite() && l1 / chi < reach {
+                return Err(CgklError::config(
+                    "flow.integrator.tol",
+                    l1,
+                    format!(
+                        "is below the Chebyshev expansion's round-off on this interval (τΛ = \
+                         {c:.2e}, χ(p) = {chi:.3}: at least {:.1e}); raise it or use \
+                         uniformization",
+                        reach * chi
+                    ),
+                ));
+            }
+            self.tol = l1 / chi;
+        }
+        self.apply_exp(&st, p, s1 - s0)
     }
 }
 
