@@ -244,19 +244,7 @@ pub fn figures_for_file(h5: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
 // file access
 
 fn open(h5: &Path) -> Result<File> {
-    if !h5.exists() {
-        return Err(CgklError::Io {
-            path: h5.display().to_string(),
-            msg: "no such file; check the path".into(),
-        });
-    }
-    h5util::quiet();
-    File::open(h5).map_err(|e| {
-        CgklError::Data(format!(
-            "{}: not a readable HDF5 file, so not a cgkl output file ({e})",
-            h5.display()
-        ))
-    })
+    crate::io::open_h5(h5, "give a run or sweep file written by cgkl")
 }
 
 fn kind_of(file: &File, h5: &Path) -> Result<String> {

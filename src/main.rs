@@ -5,7 +5,7 @@ use anyhow::Context;
 use cgkl::cli_support::{
     exit_on_error, install_threads, print_out, progress_for, read_config_text,
 };
-use cgkl::config::{nearest, Config, FlowMode, DEFAULT_CONFIG_TOML};
+use cgkl::config::{Config, FlowMode, DEFAULT_CONFIG_TOML};
 use cgkl::error::CgklError;
 use cgkl::io::checkpoint::{self, checkpoint_dir};
 use cgkl::problem::Projection;
@@ -366,12 +366,6 @@ where
                 .map_err(|e| CgklError::config(flag, m.trim(), e).into())
         })
         .collect()
-}
-
-fn did_you_mean(word: &str, choices: &[&str]) -> String {
-    nearest(word, choices)
-        .map(|c| format!("; did you mean {c}?"))
-        .unwrap_or_default()
 }
 
 // ---- sharded sweeps: `sweep --shard K/N` and `merge` ----

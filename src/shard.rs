@@ -137,14 +137,7 @@ struct ShardFile {
 }
 
 fn open(path: &Path) -> Result<hdf5::File> {
-    hdf5::File::open(path).map_err(|e| {
-        io_err(
-            path,
-            format!(
-                "cannot open as HDF5 ({e}); pass the shard files written by cgkl sweep --shard"
-            ),
-        )
-    })
+    crate::io::open_h5(path, "pass the shard files written by cgkl sweep --shard")
 }
 
 fn read_shard_file(path: &Path) -> Result<ShardFile> {

@@ -246,7 +246,10 @@ fn bad_shards_and_bad_merges_are_refused() {
         &merge(&["a1.h5", "r.h5"]),
         &["r.h5", "`run` file", "not a shard file"],
     );
-    refused(&merge(&["a1.h5", "t.h5"]), &["t.h5", "cannot open as HDF5"]);
+    refused(
+        &merge(&["a1.h5", "t.h5"]),
+        &["t.h5", "not a readable HDF5 file"],
+    );
     refused(&merge(&["a1.h5", "nope.h5"]), &["nope.h5", "no such file"]);
     refused(
         &run(

@@ -129,12 +129,10 @@ pub fn load(dir: &Path, jobs: &[Job], spec: &SweepSpec) -> Result<BTreeMap<usize
     };
     let mut out = BTreeMap::new();
     for path in finished_files(dir)? {
-        let f = hdf5::File::open(&path).map_err(|e| {
-            io_err(
-                &path,
-                format!("cannot open checkpoint ({e}); delete this file to run it again"),
-            )
-        })?;
+        let f = super::open_h5(
+            &path,
+            "a broken checkpoint: delete this file to run it again",
+        )?;
         let (k, run) = load_run(&f, &path, jobs, spec, &src)?;
         if out.insert(k, run).is_some() {
             return Err(io_err(

@@ -42,8 +42,7 @@ use ::image::io::{Limits, Reader};
 use ::image::{DynamicImage, ImageFormat};
 use hdf5::types::TypeDescriptor;
 
-use crate::error::{CgklError, Result};
-use crate::io::h5util;
+use crate::error::{one_line, CgklError, Result};
 
 /// Largest accepted width or height of an input image, in pixels.
 pub const MAX_SIDE: usize = 16384;
@@ -84,16 +83,6 @@ pub struct LabelImage {
 
 fn shown(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// Makes any text one line (library messages sometimes contain line breaks).
-fn one_line(s: impl std::fmt::Display) -> String {
-    s.to_string()
-        .split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Walks the PNG chunk list before decoding: png 0.17 panics on a PLTE chunk whose length is not
@@ -600,16 +589,10 @@ fn top_level_datasets(file: &hdf5::File) -> String {
 }
 
 fn load_labels_h5(path: &Path, dataset: &str) -> Result<LabelImage> {
-    h5util::quiet();
-    let file = hdf5::File::open(path).map_err(|e| {
-        data_error(
-            path,
-            format!(
-                "not a readable HDF5 file ({}); give an HDF5 file or an 8- or 16-bit grayscale PNG",
-                one_line(e)
-            ),
-        )
-    })?;
+    let file = super::open_h5(
+        path,
+        "give an HDF5 file or an 8- or 16-bit grayscale PNG of the labels",
+    )?;
     let ds = file.dataset(dataset).map_err(|_| {
         data_error(
             path,

@@ -8,16 +8,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn open(path: &Path) -> Result<File> {
-    if !path.exists() {
-        return Err(CgklError::Io {
-            path: path.display().to_string(),
-            msg: "no such file; check the path".into(),
-        });
-    }
-    File::open(path).map_err(|e| CgklError::Io {
-        path: path.display().to_string(),
-        msg: format!("cannot open as HDF5 ({e}); is it a cgkl output file?"),
-    })
+    super::open_h5(path, "give a file written by cgkl")
 }
 
 fn attr_str(g: &Group, name: &str) -> Option<String> {

@@ -11,8 +11,37 @@ pub mod layout;
 pub mod read_run;
 pub mod score_field;
 
-use crate::error::CgklError;
+use crate::error::{one_line, CgklError, Result};
 use h5util::H5Error;
+use std::path::Path;
+
+/// Opens an existing HDF5 file for reading: the one opener of every reader (run and sweep
+/// files, checkpoints, shards, score fields, label images, `inspect`, `plot`). A missing path,
+/// or a folder is one [`CgklError::Io`] line `<path>: <what is wrong>; <hint>`, and a file the
+/// HDF5 library cannot read one [`CgklError::Data`] line (the file is there, its content is
+/// bad); `hint` says what the file should be.
+pub fn open_h5(path: &Path, hint: &str) -> Result<hdf5::File> {
+    let fail = |msg: String| CgklError::Io {
+        path: path.display().to_string(),
+        msg: format!("{msg}; {hint}"),
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(fail("no such file (check the path)".into()))
+        }
+        Err(e) => return Err(fail(format!("cannot read it ({})", one_line(e)))),
+        Ok(m) if m.is_dir() => return Err(fail("is a folder, not a file".into())),
+        Ok(_) => {}
+    }
+    h5util::quiet();
+    hdf5::File::open(path).map_err(|e| {
+        CgklError::Data(format!(
+            "{}: not a readable HDF5 file, or a truncated one ({}); {hint}",
+            path.display(),
+            one_line(e)
+        ))
+    })
+}
 
 impl From<H5Error> for CgklError {
     fn from(e: H5Error) -> Self {

@@ -161,10 +161,7 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
 
 /// Reads a run file written by [`super::layout::write_run_file`] (see [`read_run`]).
 pub fn read_run_file(path: &Path, pb: &Problem) -> Result<RunResult> {
-    let f = hdf5::File::open(path).map_err(|e| CgklError::Io {
-        path: path.display().to_string(),
-        msg: format!("cannot open as HDF5 ({e})"),
-    })?;
+    let f = super::open_h5(path, "give a run file written by cgkl run")?;
     read_run(&f, pb)
 }
 

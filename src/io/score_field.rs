@@ -92,15 +92,10 @@ impl ScoreField {
         if meta.len() == 0 {
             return Err(data_err(&src, format!("the file is empty; {FORMAT_HINT}")));
         }
-        let file = File::open(path).map_err(|e| {
-            data_err(
-                &src,
-                format!(
-                    "not a readable HDF5 file, or a truncated one ({}); {FORMAT_HINT}, written e.g. by h5py or ScoreField::write",
-                    one_line(e)
-                ),
-            )
-        })?;
+        let file = super::open_h5(
+            path,
+            &format!("{FORMAT_HINT}, written e.g. by h5py or ScoreField::write"),
+        )?;
 
         // t: rank, size, type, then values.
         let ds = open_dataset(&file, &src, "t")?;
