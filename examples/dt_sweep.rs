@@ -31,7 +31,7 @@ fn run() -> anyhow::Result<()> {
     bar.finish_and_clear();
     println!("{}", format_summary(&sweep));
     let h5 = args.out.join("dt_sweep.h5");
-    cgkl::io::layout::write_sweep_file(&h5, &sweep, true)?;
+    cgkl::sweep::write_sweep_file(&h5, &sweep, true)?;
     println!("wrote {}", h5.display());
     let figs = cgkl::figures::sweep_figures(&h5, &args.out.join("dt_sweep"))?;
     for f in figs {

@@ -53,7 +53,7 @@ fn run() -> anyhow::Result<()> {
         println!("(kernel mode: one implicit-Euler step per Δt; --set flow.mode=resolved for the resolved flow)");
     }
     let h5 = args.out.join("paper_toy.h5");
-    cgkl::io::layout::write_sweep_file(&h5, &sw, true)?;
+    cgkl::sweep::write_sweep_file(&h5, &sw, true)?;
     println!("wrote {}", h5.display());
     for f in cgkl::figures::sweep_figures(&h5, &args.out.join("paper_toy"))? {
         println!("wrote {}", f.display());

@@ -94,7 +94,7 @@ fn run() -> anyhow::Result<()> {
         );
     }
     let h5 = args.out.join("real_image.h5");
-    cgkl::io::layout::write_sweep_file(&h5, &sw, true)?;
+    cgkl::sweep::write_sweep_file(&h5, &sw, true)?;
     println!("wrote {}", h5.display());
     let dir = args.out.join("real_image");
     for f in cgkl::figures::sweep_figures(&h5, &dir)? {

@@ -103,7 +103,7 @@ fn run() -> anyhow::Result<()> {
     let sweep = run_sweep(&text, &overrides, &spec, &rep)?;
     bar.finish_and_clear();
     let h5 = data_dir.join("dt_sweep.h5");
-    cgkl::io::layout::write_sweep_file(&h5, &sweep, true)?;
+    cgkl::sweep::write_sweep_file(&h5, &sweep, true)?;
     let figs = cgkl::figures::sweep_figures(&h5, &data_dir.join("dt_sweep"))?;
     let summary = sweep
         .summary

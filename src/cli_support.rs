@@ -212,7 +212,7 @@ pub fn param_study_main(
     bar.finish_and_clear();
     println!("{}", crate::param_study::param_table(&sw));
     let h5 = args.out.join(format!("{name}.h5"));
-    crate::io::layout::write_sweep_file(&h5, &sw, true)?;
+    crate::sweep::write_sweep_file(&h5, &sw, true)?;
     println!("wrote {}", h5.display());
     for f in crate::param_study::param_figures(&sw, label, &args.out.join(name))? {
         println!("wrote {}", f.display());

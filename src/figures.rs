@@ -1098,7 +1098,7 @@ fn block_masses_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::layout::write_sweep_file;
+    use crate::sweep::write_sweep_file;
     use crate::sweep::{run_sweep, SweepSpec};
 
     fn tmp_dir(tag: &str) -> PathBuf {

@@ -7,9 +7,9 @@ use cgkl::cli_support::{
 };
 use cgkl::config::{Config, FlowMode, DEFAULT_CONFIG_TOML};
 use cgkl::error::CgklError;
-use cgkl::io::checkpoint::{self, checkpoint_dir};
 use cgkl::problem::Projection;
 use cgkl::shard::{Shard, ShardMeta};
+use cgkl::sweep::resume::{self as checkpoint, checkpoint_dir};
 use cgkl::sweep::{format_summary, run_sweep_resumable, Job, Resume, SweepSpec};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
@@ -441,7 +441,7 @@ fn sweep_shard(
         planned,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    cgkl::io::layout::write_shard_file(&out, &meta, &runs, force)?;
+    cgkl::shard::write_shard_file(&out, &meta, &runs, force)?;
     if let Err(e) = std::fs::remove_dir_all(&ckpt) {
         eprintln!(
             "warning: cannot remove the checkpoint folder {} ({e}); delete it by hand",
@@ -490,7 +490,7 @@ fn merge(shards: &[PathBuf], out: &Path, force: bool) -> anyhow::Result<()> {
         }
     );
     let sweep = loaded.merge(&|_| {})?;
-    cgkl::io::layout::write_sweep_file(out, &sweep, force)?;
+    cgkl::sweep::write_sweep_file(out, &sweep, force)?;
     print_out(&format!(
         "{}\nwrote {}\n",
         format_summary(&sweep),
@@ -606,7 +606,7 @@ fn run() -> anyhow::Result<()> {
                 Ok(s) => s,
                 Err(e) => return Err(stopped(e, &ckpt, jobs.len())),
             };
-            cgkl::io::layout::write_sweep_file(&out, &sweep, force)?;
+            cgkl::sweep::write_sweep_file(&out, &sweep, force)?;
             if let Err(e) = std::fs::remove_dir_all(&ckpt) {
                 eprintln!(
                     "warning: cannot remove the checkpoint folder {} ({e}); delete it by hand",

@@ -7,7 +7,7 @@
 //!   `SLURM_ARRAY_TASK_ID` of `--array=1-n`. Round robin spreads the expensive runs (large N,
 //!   resolved flow) over the shards; the slice depends on nothing but `(j, k, n)`.
 //! * **Shard file** (root attribute `kind` = [`SHARD_KIND`], written by
-//!   [`crate::io::layout::write_shard_file`]): the shard's runs in the sweep-file layout, plus
+//!   [`crate::shard::write_shard_file`]): the shard's runs in the sweep-file layout, plus
 //!   the sweep's identity (config text, `--set` overrides, param, values, modes, projections,
 //!   cgkl version), `shard_k`, `shard_n` and the names of every planned run.
 //! * **References.** The Δt-sweep references p★(T) (and so the summary) are computed by
@@ -20,13 +20,15 @@
 //!   names (images, label images, score fields; relative paths from the working directory) must
 //!   be readable where the merge runs.
 
+use crate::config::Config;
 use crate::config::FlowMode;
 use crate::error::{CgklError, Result};
-use crate::io::checkpoint::{first_difference, load_run, Source};
 use crate::io::h5util;
 use crate::problem::Projection;
+use crate::sweep::layout::write_sweep_runs;
+use crate::sweep::resume::{first_difference, load_run, Source};
 use crate::sweep::{
-    plan, run_name, run_sweep_resumable, Resume, SweepEvent, SweepResult, SweepSpec,
+    plan, run_name, run_sweep_resumable, Resume, SweepEvent, SweepResult, SweepRun, SweepSpec,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -424,6 +426,42 @@ pub fn load_shards(files: &[PathBuf]) -> Result<Shards> {
         longest_wall_s,
         start,
     })
+}
+
+/// Writes a shard file of `cgkl sweep --shard k/n` (kind `sweep_shard`, see this module),
+/// atomically: the shard's runs as in a sweep file (`/runs/<name>` with `value`, root attribute
+/// `runs`), the base `config` and `version`, and what `cgkl merge` needs to re-plan the sweep
+/// and check the shards against each other: `input_config` (the config text given, empty for
+/// the built-in default), `overrides` (the `--set` arguments), `param`, `values`, `modes`,
+/// `projections`, `shard_k`, `shard_n`, `planned_runs` (every run of the whole sweep in job
+/// order) and `wall_s`.
+pub fn write_shard_file(
+    path: &std::path::Path,
+    meta: &ShardMeta,
+    runs: &[SweepRun],
+    overwrite: bool,
+) -> Result<()> {
+    let base = Config::from_toml_with_overrides(&meta.input_config, &meta.overrides)?;
+    let f = h5util::AtomicH5::create(path, overwrite)?;
+    let root = f.root();
+    h5util::attr_str(root, "kind", SHARD_KIND)?;
+    h5util::attr_str(root, "config", &base.to_toml())?;
+    h5util::attr_str(root, "version", env!("CARGO_PKG_VERSION"))?;
+    h5util::attr_str(root, "input_config", &meta.input_config)?;
+    h5util::attr_str_array(root, "overrides", &meta.overrides)?;
+    h5util::attr_str(root, "param", &meta.spec.param)?;
+    h5util::attr_str_array(root, "values", &meta.spec.values)?;
+    let modes: Vec<&str> = meta.spec.modes.iter().map(|m| m.name()).collect();
+    h5util::attr_str_array(root, "modes", &modes)?;
+    let projections: Vec<&str> = meta.spec.projections.iter().map(|p| p.name()).collect();
+    h5util::attr_str_array(root, "projections", &projections)?;
+    h5util::attr_i64(root, "shard_k", meta.shard.k as i64)?;
+    h5util::attr_i64(root, "shard_n", meta.shard.n as i64)?;
+    h5util::attr_str_array(root, "planned_runs", &meta.planned)?;
+    h5util::attr_f64(root, "wall_s", meta.wall_s)?;
+    write_sweep_runs(root, runs)?;
+    f.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]

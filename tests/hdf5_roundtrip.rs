@@ -6,8 +6,9 @@ use cgkl::diagnostics::DIAGNOSTICS;
 use cgkl::io::h5util::{
     read_attr_f64, read_attr_str, read_attr_str_array, read_f64, read_f64_nd, read_i32_nd, read_i64,
 };
-use cgkl::io::layout::{write_run_file, write_sweep_file};
+use cgkl::io::layout::write_run_file;
 use cgkl::problem::{Problem, Projection, RunResult};
+use cgkl::sweep::write_sweep_file;
 use cgkl::sweep::{run_sweep, SweepSpec};
 use hdf5::Group;
 use std::path::PathBuf;

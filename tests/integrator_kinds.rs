@@ -5,6 +5,7 @@
 //! `flow.integrator.kind` (the CLI cases are in tests/bad_input.rs).
 
 use cgkl::config::Config;
+use cgkl::problem::Projection;
 use cgkl::integrator::rational::MAX_DEGREE;
 use cgkl::integrator::{IntegratorKind, RationalExp};
 use cgkl::CgklError;
@@ -34,7 +35,7 @@ fn final_p(integrator: &str) -> Vec<f64> {
     let run = static_config(integrator)
         .validate()
         .unwrap()
-        .run(false)
+        .run(Projection::Baseline)
         .unwrap();
     let p = run.output.final_p;
     let mass = (p.iter().sum::<f64>() - 1.0).abs();

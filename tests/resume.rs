@@ -4,7 +4,7 @@
 
 mod common;
 
-use cgkl::io::checkpoint::{checkpoint_dir, finished_files, save_run};
+use cgkl::sweep::resume::{checkpoint_dir, finished_files, save_run};
 use common::{cgkl, compare_groups, fork_guard, ok, refused};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

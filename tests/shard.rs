@@ -6,7 +6,7 @@
 
 mod common;
 
-use cgkl::io::checkpoint::{checkpoint_dir, save_run};
+use cgkl::sweep::resume::{checkpoint_dir, save_run};
 use common::{cgkl, compare_groups, fork_guard, ok, refused};
 use std::path::{Path, PathBuf};
 

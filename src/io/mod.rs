@@ -1,9 +1,8 @@
 //! Output (SPEC §9): the HDF5 layout of runs and sweeps ([`layout`]) over a thin, atomic,
-//! error-reporting HDF5 layer ([`h5util`]); runs read back ([`read_run`]) and the checkpoints of
-//! a resumable sweep ([`checkpoint`]). Input images and label images are read and resampled
+//! error-reporting HDF5 layer ([`h5util`]) and runs read back ([`read_run`]); `io` knows runs and
+//! their records, not sweeps or shards (their files: [`crate::sweep::layout`], [`crate::shard`]). Input images and label images are read and resampled
 //! onto the grid by [`image`].
 
-pub mod checkpoint;
 pub mod h5util;
 pub mod image;
 pub mod inspect;

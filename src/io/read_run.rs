@@ -39,7 +39,7 @@ fn nonneg(g: &Group, name: &str) -> Result<usize> {
 /// Reads the run stored in `g` (the file root of a run file or `/runs/<name>` of a sweep file)
 /// that was made from `pb`: shapes are checked against `pb` (grid, blocks, number of steps), and
 /// `times` is taken from `pb.times`. The stored `config` must be `pb`'s config; the caller
-/// checks that (see [`crate::io::checkpoint`]).
+/// checks that (see [`crate::sweep::resume`]).
 pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
     let (nx, ny, m) = (pb.grid.nx, pb.grid.ny, pb.partition.m());
     let n1 = pb.times.len();

@@ -3,6 +3,11 @@
 //! output is identical for any thread count). The Δt sweep (parameter `schedule.n_steps`)
 //! adds the SPEC §9 summary: errors against the reference `p★(T)` and observed orders.
 
+pub mod layout;
+pub mod resume;
+
+pub use layout::write_sweep_file;
+
 use crate::config::{Config, FlowMode};
 use crate::error::{CgklError, Result};
 use crate::integrator::IntegratorKind;

@@ -4,10 +4,10 @@
 //! ([`load`]: each must be a run the sweep plans, with the same stored `config` and `version`)
 //! and running only the rest; the sweep file is then written as usual and the folder removed.
 
-use super::h5util;
-use super::layout::write_run_file;
-use super::read_run::read_run;
 use crate::error::{CgklError, Result};
+use crate::io::h5util;
+use crate::io::layout::write_run_file;
+use crate::io::read_run::read_run;
 use crate::problem::{Problem, RunResult};
 use crate::sweep::{run_name, Job, SweepSpec};
 use std::collections::BTreeMap;
@@ -129,7 +129,7 @@ pub fn load(dir: &Path, jobs: &[Job], spec: &SweepSpec) -> Result<BTreeMap<usize
     };
     let mut out = BTreeMap::new();
     for path in finished_files(dir)? {
-        let f = super::open_h5(
+        let f = crate::io::open_h5(
             &path,
             "a broken checkpoint: delete this file to run it again",
         )?;
