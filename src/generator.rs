@@ -2,11 +2,11 @@
 //! `G[i,i] = −Σ_k rate i→k` (columns sum to 0), stored in sprs CSC with a fixed 5-point pattern;
 //! [`Generator::refresh`] rewrites the rates in place, `rate = flux(scale(s)·κ_ik/h², φ_k − φ_i)`.
 
+use crate::drive::Drive;
 use crate::error::Result;
 use crate::flux::Flux;
 use crate::grid::Grid;
 use crate::partition::Partition;
-use crate::score::Drive;
 use sprs::CsMat;
 
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,7 @@
 //! `SPEC.md` is the contract for every formula and name; module docs cite its sections.
 //!
 //! Pipeline: [`config::Config`] → [`problem::Problem`] → [`generator::Generator`] from a
-//! [`flux::Flux`] and a [`score::Drive`] → [`integrator::Integrator`] → [`post_step::PostStep`]
+//! [`flux::Flux`] and a [`drive::Drive`] → [`integrator::Integrator`] → [`post_step::PostStep`]
 //! (Π_δ) → [`diagnostics::StepRecord`], driven by [`splitting::run_splitting`].
 // one audited `unsafe` block: the `vzeroupper` of `simd_state`
 #![deny(unsafe_code)]
@@ -17,6 +17,7 @@ pub mod cli_support;
 pub mod config;
 pub mod data;
 pub mod diagnostics;
+pub mod drive;
 pub mod error;
 pub mod expr;
 pub mod figures;

@@ -15,6 +15,7 @@
 //! cut the cost of a time point to ≈ 50–100 sparse products after the first pass over [0, S(T)].
 
 use crate::beta::BetaSchedule;
+use crate::drive::HeatDrive;
 use crate::error::{CgklError, Result};
 use crate::flux::Flux;
 use crate::generator::Generator;
@@ -22,7 +23,6 @@ use crate::grid::Grid;
 use crate::integrator::uniformization::Uniformization;
 use crate::kl::entropy;
 use crate::partition::Partition;
-use crate::score::HeatDrive;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par, Side};
 use sprs::CsMat;

@@ -1,19 +1,14 @@
 //! Score models and drives (SPEC §5). A [`Drive`] supplies, at reverse time s, the cell field φ
 //! whose differences set the rates (φ = ln q̂_{T−s} for the reverse diffusion, φ = −U for a
 //! potential problem) and the scale c(s) multiplying the face conductances κ/h² (β(T−s), or D).
+//! The [`Drive`] trait itself lives in [`crate::drive`], so the generator needs no score model.
 
 use crate::beta::BetaSchedule;
 use crate::error::{CgklError, Result};
 use crate::grid::Grid;
 use crate::oracle::ForwardOracle;
 
-/// A time-dependent rate field for the [`crate::generator::Generator`].
-pub trait Drive: Send {
-    /// Writes φ(s) into `phi` and returns the scale c(s) ≥ 0.
-    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64>;
-    /// True when φ and the scale do not depend on s (then G is built once).
-    fn is_static(&self) -> bool;
-}
+pub use crate::drive::{Drive, HeatDrive};
 
 /// Reverse-diffusion drive: `φ = ln q̂_t + σ ξ`, `t = T − s`, scale `β(t)`.
 ///
@@ -134,26 +129,6 @@ impl Drive for PotentialDrive {
 
     fn is_static(&self) -> bool {
         !self.time_dependent
-    }
-}
-
-/// Pure heat flow (φ ≡ 0, scale β(t) in forward time): with [`crate::flux::Flux::ChainReversal`] the
-/// generator is the forward A of SPEC §4 (used for numerical checks of the oracle).
-pub struct HeatDrive {
-    /// Rate schedule.
-    pub beta: BetaSchedule,
-    /// Horizon T of the schedule.
-    pub horizon: f64,
-}
-
-impl Drive for HeatDrive {
-    fn eval(&mut self, s: f64, phi: &mut [f64]) -> Result<f64> {
-        phi.fill(0.0);
-        Ok(self.beta.beta(s, self.horizon))
-    }
-
-    fn is_static(&self) -> bool {
-        matches!(self.beta, BetaSchedule::Constant { .. })
     }
 }
 

@@ -5,9 +5,9 @@
 //! `flow.integrator.kind` (the CLI cases are in tests/bad_input.rs).
 
 use cgkl::config::Config;
-use cgkl::problem::Projection;
 use cgkl::integrator::rational::MAX_DEGREE;
 use cgkl::integrator::{IntegratorKind, RationalExp};
+use cgkl::problem::Projection;
 use cgkl::CgklError;
 
 fn l1(a: &[f64], b: &[f64]) -> f64 {
