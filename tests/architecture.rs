@@ -79,7 +79,7 @@ fn paths_after(code: &str, prefix: &str) -> Vec<String> {
         if head.ends_with("::") && after.starts_with('{') {
             let group = &after[1..after.find('}').unwrap_or(after.len())];
             for item in group.split(',') {
-                let item = item.trim().split_whitespace().next().unwrap_or("");
+                let item = item.split_whitespace().next().unwrap_or("");
                 out.push(format!("{head}{item}"));
             }
         } else {
