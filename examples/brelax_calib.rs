@@ -9,11 +9,13 @@
 //!
 //! `cargo run --release --example brelax_calib -- [L ...]` (default 64 128 256; 512 takes ~25 s
 //! for its reference).
+
+mod common;
 use cgkl::brelax::{error_bound, for_rtol, reference, rel_l1, solve};
 use cgkl::integrator::IntegratorKind;
 
 fn main() {
-    cgkl::cli_support::exit_on_error(run());
+    common::app::support::exit_on_error(run());
 }
 
 fn run() -> anyhow::Result<()> {

@@ -2,7 +2,10 @@
 //! kernel mode): `out/delta_sweep.h5` and plots in `out/delta_sweep/`.
 //!
 //! `cargo run --release --example delta_sweep -- [--config FILE] [--set key=value]... [--out DIR] [--quick]`
-use cgkl::cli_support::{exit_on_error, param_study_main};
+
+mod common;
+use common::app::support::exit_on_error;
+use common::param_study::param_study_main;
 
 fn main() {
     let values = [

@@ -5,9 +5,11 @@
 //! writes `out/dt_sweep.h5` (SPEC §9) and the plots in `out/dt_sweep/`.
 //!
 //! `cargo run --release --example dt_sweep -- [--config FILE] [--set key=value]... [--out DIR] [--quick] [--threads K]`
-use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
+
+mod common;
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
 use clap::Parser;
+use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 
 fn main() {
     exit_on_error(run());

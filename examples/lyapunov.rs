@@ -1,14 +1,16 @@
 //! Lyapunov study (issue 4, item 3): the Lyapunov violation of SPEC §7, the positive variation
 //! and the final V_δ against δ (1e-4 … 1e-1), ε_rev (0.01, 0.05, 0.2) and N (40, 160, 640,
 //! kernel mode) and for the continuous limit, with power-law fits against δ, Δt and ε_rev (see
-//! [`cgkl::study::lyapunov`]). Prints the tables, writes `out/lyapunov.h5` and the plots in
+//! `examples/common/lyapunov.rs`). Prints the tables, writes `out/lyapunov.h5` and the plots in
 //! `out/lyapunov/`. Default grid 64×64 (`--set grid.nx=128 --set grid.ny=128` for the paper's).
 //!
 //! `cargo run --release --example lyapunov -- [--config FILE] [--set key=value]... [--out DIR] [--quick]`
-use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
-use cgkl::study::lyapunov::{run_lyapunov_study, LyapunovPlan};
+
+mod common;
 use cgkl::sweep::SweepEvent;
 use clap::Parser;
+use common::app::support::{exit_on_error, progress_for, ExampleArgs};
+use common::lyapunov::{run_lyapunov_study, LyapunovPlan};
 
 fn main() {
     exit_on_error(run());

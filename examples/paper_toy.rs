@@ -3,11 +3,13 @@
 //! plots in `out/paper_toy/`.
 //!
 //! `cargo run --release --example paper_toy -- [--config FILE] [--set key=value]... [--out DIR] [--quick]`
-use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
+
+mod common;
 use cgkl::config::FlowMode;
 use cgkl::problem::Projection;
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
 use clap::Parser;
+use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 
 fn main() {
     exit_on_error(run());

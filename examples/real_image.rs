@@ -10,11 +10,13 @@
 //!
 //! Without `--config` it runs `data/real_image.toml` with its two data paths taken from the
 //! repository, so it works from any working directory. `--quick` runs a 32×32 grid.
-use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
+
+mod common;
 use cgkl::plot::{image_row, ImagePanel};
 use cgkl::problem::{Projection, RunResult};
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
 use clap::Parser;
+use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 use std::path::Path;
 
 const DEFAULT_CONFIG: &str = include_str!("../data/real_image.toml");

@@ -7,13 +7,16 @@
 //!
 //! `--quick` (small grids, few steps; for testing) writes the report to `out/report/results.md`
 //! instead of `docs/`, so the committed report always comes from a full run.
+
+mod common;
 use anyhow::Context;
-use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
-use cgkl::study::lyapunov::{run_lyapunov_study, LyapunovPlan, DELTA_FIT_MAX};
-use cgkl::study::schedule_study::{run_schedule_study, SchedulePlan, SCHEDULES};
-use cgkl::study::table::Table;
-use cgkl::sweep::{orders_table, run_sweep, summary_table, SweepEvent, SweepSpec};
+use cgkl::sweep::{run_sweep, SweepEvent, SweepSpec};
 use clap::Parser;
+use common::app::summary::{orders_table, summary_table};
+use common::app::support::{exit_on_error, progress_for, ExampleArgs};
+use common::app::table::Table;
+use common::lyapunov::{run_lyapunov_study, LyapunovPlan, DELTA_FIT_MAX};
+use common::schedule_study::{run_schedule_study, SchedulePlan, SCHEDULES};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -146,7 +149,7 @@ fn run() -> anyhow::Result<()> {
          wall time of the whole report **{wall:.0} s** (Δt sweep {:.0} s, Lyapunov study {:.0} s, \
          schedule study {:.0} s). Do not edit by hand: rerun the command. The HDF5 files with every \
          number below are written to `out/report/` (layout: SPEC §9 and the module docs of \
-         `cgkl::study`).\n",
+         `examples/common/`).\n",
         today(),
         machine(),
         sweep.wall_s,

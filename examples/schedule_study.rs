@@ -3,14 +3,16 @@
 //! `paper_toy` (static score) and on a textured checkerboard under plain heat flow (ε_fwd =
 //! ε_rev = 1, p_0 = q_T: a score that changes in time), projected and baseline, on 64×64 grids
 //! (`--set grid.nx=128 --set grid.ny=128` for the paper's size). Reports
-//! the observed rate in K and K·KL/H² (see [`cgkl::study::schedule_study`]); writes
+//! the observed rate in K and K·KL/H² (see `examples/common/schedule_study.rs`); writes
 //! `out/schedule_study.h5` and the plots in `out/schedule_study/`.
 //!
 //! `cargo run --release --example schedule_study -- [--config FILE] [--set key=value]... [--out DIR] [--quick]`
-use cgkl::cli_support::{exit_on_error, progress_for, ExampleArgs};
-use cgkl::study::schedule_study::{run_schedule_study, SchedulePlan, SCHEDULES};
+
+mod common;
 use cgkl::sweep::SweepEvent;
 use clap::Parser;
+use common::app::support::{exit_on_error, progress_for, ExampleArgs};
+use common::schedule_study::{run_schedule_study, SchedulePlan, SCHEDULES};
 
 fn main() {
     exit_on_error(run());

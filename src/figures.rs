@@ -265,7 +265,7 @@ fn kind_of(file: &File, h5: &Path) -> Result<String> {
 }
 
 /// Creates the figure folder `out_dir` (and its parents), as a [`CgklError::Io`] on failure.
-pub(crate) fn make_dir(out_dir: &Path) -> Result<()> {
+pub fn make_dir(out_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(out_dir).map_err(|e| CgklError::Io {
         path: out_dir.display().to_string(),
         msg: format!("cannot create the figure folder: {e}"),

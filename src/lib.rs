@@ -13,7 +13,6 @@
 
 pub mod beta;
 pub mod brelax;
-pub mod cli_support;
 pub mod config;
 pub mod data;
 pub mod diagnostics;
@@ -32,7 +31,6 @@ pub mod linsolve;
 pub mod observe;
 pub mod oracle;
 pub mod order;
-pub mod param_study;
 pub mod partition;
 pub mod plot;
 pub mod post_step;
@@ -44,7 +42,6 @@ pub mod shard;
 pub mod simd_state;
 pub mod splitting;
 pub mod stencil;
-pub mod study;
 pub mod supernodal;
 pub mod sweep;
 

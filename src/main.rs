@@ -2,9 +2,11 @@
 //! Bad input exits with status 2 and one `error: …` line; other failures with status 1.
 
 use anyhow::Context;
-use cgkl::cli_support::{
-    exit_on_error, install_threads, print_out, progress_for, read_config_text,
-};
+// shared with the examples (examples/common/ mounts it), which use parts the binary does not
+#[allow(dead_code)]
+mod app;
+
+use app::support::{exit_on_error, install_threads, print_out, progress_for, read_config_text};
 use cgkl::config::{Config, FlowMode, DEFAULT_CONFIG_TOML};
 use cgkl::error::CgklError;
 use cgkl::problem::Projection;

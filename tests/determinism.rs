@@ -1,8 +1,11 @@
 //! Results do not depend on the thread count: a Δt sweep (with both references) and a schedule
 //! study run on 1 and on 2 rayon threads give bit-identical states, records and summaries.
 
-use cgkl::study::schedule_study::{run_schedule_study, SchedulePlan};
+#[path = "../examples/common/mod.rs"]
+mod study;
+
 use cgkl::sweep::{run_sweep, SweepResult, SweepSpec};
+use study::schedule_study::{run_schedule_study, SchedulePlan};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()

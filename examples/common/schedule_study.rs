@@ -10,17 +10,17 @@
 //! [`RATE_POINTS`] largest K whose excess is above [`EXCESS_FLOOR`] and whose L1 error is above
 //! [`REF_MARGIN`] times the reference's estimated accuracy.
 
-use crate::config::Config;
-use crate::error::{CgklError, Result};
-use crate::io::h5util;
-use crate::io::layout::{put_f64, put_i64};
-use crate::kl::{entropy, kl};
-use crate::order::observed_order;
-use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
-use crate::problem::Projection;
-use crate::schedule::ScheduleKind;
-use crate::study::table::{sci, Table};
-use crate::sweep::{baseline_limit, projected_limit};
+use super::app::table::{sci, Table};
+use cgkl::config::Config;
+use cgkl::error::{CgklError, Result};
+use cgkl::io::h5util;
+use cgkl::io::layout::{put_f64, put_i64};
+use cgkl::kl::{entropy, kl};
+use cgkl::order::observed_order;
+use cgkl::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
+use cgkl::problem::Projection;
+use cgkl::schedule::ScheduleKind;
+use cgkl::sweep::{baseline_limit, projected_limit};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -594,7 +594,7 @@ impl ScheduleStudy {
     /// projection (`kl_vs_K_<problem>_<projected|baseline>`), with the K → ∞ value as a
     /// horizontal line where it is positive.
     pub fn figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        crate::figures::make_dir(dir)?;
+        cgkl::figures::make_dir(dir)?;
         let mut files = Vec::new();
         for (ip, p) in self.problems.iter().enumerate() {
             for projection in Projection::ALL {
@@ -650,7 +650,7 @@ impl ScheduleStudy {
                 };
                 let mut hlines = Vec::new();
                 if kl_ref > 1e-12 {
-                    hlines.push(crate::plot::HLine {
+                    hlines.push(cgkl::plot::HLine {
                         y: kl_ref,
                         label: format!("K → ∞: {}", sci(kl_ref)),
                     });

@@ -2,8 +2,8 @@
 //! with exit status 2 for bad input (1 otherwise), thread pools and progress reporting.
 //! This is the only library module that uses `anyhow` (it is the program edge).
 
-use crate::error::CgklError;
-use crate::sweep::SweepEvent;
+use cgkl::error::CgklError;
+use cgkl::sweep::SweepEvent;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -49,7 +49,7 @@ pub fn read_config_text(path: Option<&Path>) -> anyhow::Result<String> {
                     msg: format!("cannot read the config file ({e}); check the path"),
                 })
             })?;
-            crate::config::check_toml_syntax(&text).map_err(|e| match e {
+            cgkl::config::check_toml_syntax(&text).map_err(|e| match e {
                 CgklError::Parse(msg) => CgklError::Parse(format!("{}: {msg}", p.display())),
                 other => other,
             })?;
@@ -168,7 +168,7 @@ impl ExampleArgs {
             ov.extend(["grid.nx=32", "grid.ny=32"].map(String::from));
         }
         ov.extend(self.set.iter().cloned());
-        crate::config::Config::from_toml_with_overrides(&text, &ov)?.validate()?;
+        cgkl::config::Config::from_toml_with_overrides(&text, &ov)?.validate()?;
         if self.out.exists() && !self.out.is_dir() {
             return Err(CgklError::Io {
                 path: self.out.display().to_string(),
@@ -184,38 +184,4 @@ impl ExampleArgs {
         })?;
         Ok((text, ov))
     }
-}
-
-/// A kernel-mode parameter study (projected and baseline for every value): the table, the
-/// sweep file `<out>/<name>.h5` and the plots in `<out>/<name>/`.
-pub fn param_study_main(
-    name: &str,
-    param: &str,
-    values: &[&str],
-    label: &str,
-) -> anyhow::Result<()> {
-    use crate::sweep::{run_sweep, SweepSpec};
-    use clap::Parser;
-    let args = ExampleArgs::parse();
-    let (text, ov) = args.prepare()?;
-    let spec = SweepSpec {
-        param: param.into(),
-        values: values.iter().map(|v| v.to_string()).collect(),
-        modes: vec![crate::config::FlowMode::Kernel],
-        projections: crate::problem::Projection::ALL.to_vec(),
-    };
-    let n = crate::config::Config::from_toml_with_overrides(&text, &ov)?
-        .schedule
-        .n_steps as u64;
-    let (bar, report) = progress_for(2 * values.len() as u64 * n);
-    let sw = run_sweep(&text, &ov, &spec, &report)?;
-    bar.finish_and_clear();
-    println!("{}", crate::param_study::param_table(&sw));
-    let h5 = args.out.join(format!("{name}.h5"));
-    crate::sweep::write_sweep_file(&h5, &sw, true)?;
-    println!("wrote {}", h5.display());
-    for f in crate::param_study::param_figures(&sw, label, &args.out.join(name))? {
-        println!("wrote {}", f.display());
-    }
-    Ok(())
 }

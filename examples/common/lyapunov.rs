@@ -11,15 +11,15 @@
 //! against ε_rev. For the continuous limit the "violation" is per Lawson step, so only its
 //! positive variation and final V_δ are step-independent.
 
-use crate::config::Config;
-use crate::error::{CgklError, Result};
-use crate::io::h5util;
-use crate::io::layout::{put_f64, put_i64};
-use crate::limit::LimitSolver;
-use crate::order::observed_order;
-use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
-use crate::problem::Projection;
-use crate::study::table::{sci, Table};
+use super::app::table::{sci, Table};
+use cgkl::config::Config;
+use cgkl::error::{CgklError, Result};
+use cgkl::io::h5util;
+use cgkl::io::layout::{put_f64, put_i64};
+use cgkl::limit::LimitSolver;
+use cgkl::order::observed_order;
+use cgkl::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
+use cgkl::problem::Projection;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -360,7 +360,7 @@ impl LyapunovStudy {
     /// continuous limit, at ε_rev = 0.05 if studied (else the first ε_rev); the violation plot
     /// has a δ² guide.
     pub fn figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        crate::figures::make_dir(dir)?;
+        cgkl::figures::make_dir(dir)?;
         let e_plot = if self.plan.eps_rev.contains(&0.05) {
             0.05
         } else {

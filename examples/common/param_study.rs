@@ -1,17 +1,17 @@
 //! Parameter studies (δ sweep, leakage sweep): final E_block, pixel MSE and V_δ of the
 //! projected and baseline runs against the swept value, as a table and as plots.
 
-use crate::error::{CgklError, Result};
-use crate::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
-use crate::problem::Projection;
-use crate::sweep::SweepResult;
+use cgkl::error::{CgklError, Result};
+use cgkl::plot::{line_plot, LinePlot, Scale, Series, SeriesStyle};
+use cgkl::problem::Projection;
+use cgkl::sweep::SweepResult;
 use std::path::{Path, PathBuf};
 
 /// A plotted quantity: (file stem, axis label, accessor).
 type Metric = (
     &'static str,
     &'static str,
-    fn(&crate::problem::RunResult) -> f64,
+    fn(&cgkl::problem::RunResult) -> f64,
 );
 
 /// One row per run: value, mode, projection, final E_block, MSE, V_δ, Lyapunov violation.
@@ -28,7 +28,7 @@ pub fn param_table(sw: &SweepResult) -> String {
     );
     for r in &sw.runs {
         let last = r.result.output.records.last();
-        let get = |f: fn(&crate::diagnostics::StepRecord) -> f64| last.map_or(f64::NAN, f);
+        let get = |f: fn(&cgkl::diagnostics::StepRecord) -> f64| last.map_or(f64::NAN, f);
         out += &format!(
             "{:>10} {:>9} {:>10} {:>13.4e} {:>11.4e} {:>11.4e} {:>11.4e}\n",
             r.value,
@@ -47,7 +47,7 @@ pub fn param_table(sw: &SweepResult) -> String {
 /// value (log x when every finite value is positive and they span over two decades; values 0 and
 /// inf cannot be placed on such an axis and are listed in the title instead).
 pub fn param_figures(sw: &SweepResult, label: &str, out_dir: &Path) -> Result<Vec<PathBuf>> {
-    crate::figures::make_dir(out_dir)?;
+    cgkl::figures::make_dir(out_dir)?;
     let xs: Vec<f64> = sw
         .runs
         .iter()
@@ -130,4 +130,38 @@ pub fn param_figures(sw: &SweepResult, label: &str, out_dir: &Path) -> Result<Ve
         files.push(path.with_extension("svg"));
     }
     Ok(files)
+}
+
+/// A kernel-mode parameter study (projected and baseline for every value): the table, the
+/// sweep file `<out>/<name>.h5` and the plots in `<out>/<name>/`.
+pub fn param_study_main(
+    name: &str,
+    param: &str,
+    values: &[&str],
+    label: &str,
+) -> anyhow::Result<()> {
+    use cgkl::sweep::{run_sweep, SweepSpec};
+    use clap::Parser;
+    let args = super::app::support::ExampleArgs::parse();
+    let (text, ov) = args.prepare()?;
+    let spec = SweepSpec {
+        param: param.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+        modes: vec![cgkl::config::FlowMode::Kernel],
+        projections: cgkl::problem::Projection::ALL.to_vec(),
+    };
+    let n = cgkl::config::Config::from_toml_with_overrides(&text, &ov)?
+        .schedule
+        .n_steps as u64;
+    let (bar, report) = super::app::support::progress_for(2 * values.len() as u64 * n);
+    let sw = run_sweep(&text, &ov, &spec, &report)?;
+    bar.finish_and_clear();
+    println!("{}", param_table(&sw));
+    let h5 = args.out.join(format!("{name}.h5"));
+    cgkl::sweep::write_sweep_file(&h5, &sw, true)?;
+    println!("wrote {}", h5.display());
+    for f in param_figures(&sw, label, &args.out.join(name))? {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
 }
