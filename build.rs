@@ -30,7 +30,9 @@ fn main() {
     }
     println!("cargo::rerun-if-changed=build.rs");
     let env = |k: &str| std::env::var(k).unwrap_or_default();
-    if env("CGKL_HDF5_DYNAMIC") == "1"
+    // nothing to link without the `hdf5` feature
+    if std::env::var_os("CARGO_FEATURE_HDF5").is_none()
+        || env("CGKL_HDF5_DYNAMIC") == "1"
         || env("CARGO_CFG_TARGET_OS") != "linux"
         || env("TARGET") != env("HOST")
     {

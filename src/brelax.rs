@@ -355,6 +355,7 @@ pub fn reference(l: usize) -> Result<Vec<f64>> {
 
 /// Writes `rho` (L × L, float64) with attributes `L`, `T`, `D`, `wall_s`, `method`,
 /// `mass_err`, `min_rho`, `error_bound` (if the method has one), `version` and `kind = "brelax"`, atomically (temp file + rename).
+#[cfg(feature = "hdf5")]
 pub fn write_h5(path: &std::path::Path, sol: &Solution, overwrite: bool) -> Result<()> {
     use crate::io::h5util;
     let f = h5util::AtomicH5::create(path, overwrite)?;

@@ -19,6 +19,7 @@ pub mod diagnostics;
 pub mod drive;
 pub mod error;
 pub mod expr;
+#[cfg(all(feature = "hdf5", feature = "plot"))]
 pub mod figures;
 pub mod flux;
 pub mod generator;
@@ -32,12 +33,14 @@ pub mod observe;
 pub mod oracle;
 pub mod order;
 pub mod partition;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod post_step;
 pub mod problem;
 pub mod rng;
 pub mod schedule;
 pub mod score;
+#[cfg(feature = "hdf5")]
 pub mod shard;
 pub mod simd_state;
 pub mod splitting;

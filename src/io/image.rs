@@ -40,6 +40,7 @@ use ::image::codecs::pnm::{PnmDecoder, PnmSubtype};
 use ::image::error::ImageError;
 use ::image::io::{Limits, Reader};
 use ::image::{DynamicImage, ImageFormat};
+#[cfg(feature = "hdf5")]
 use hdf5::types::TypeDescriptor;
 
 use crate::error::{one_line, CgklError, Result};
@@ -505,7 +506,15 @@ pub fn load_labels(path: &Path, dataset: &str) -> Result<LabelImage> {
     let (reader, head) = open_file(path)?;
     if is_hdf5(path, &head) {
         drop(reader);
+        #[cfg(feature = "hdf5")]
         return load_labels_h5(path, dataset);
+        #[cfg(not(feature = "hdf5"))]
+        return Err(data_error(
+            path,
+            format!(
+                "an HDF5 label file (dataset `{dataset}`) needs cgkl's `hdf5` feature; rebuild with the default features or give a PNG"
+            ),
+        ));
     }
     let d = decode_raster(path, reader, &head, "label image")?;
     let (width, height) = (d.img.width() as usize, d.img.height() as usize);
@@ -574,6 +583,7 @@ pub fn load_labels(path: &Path, dataset: &str) -> Result<LabelImage> {
 }
 
 /// The names of the top-level datasets of an HDF5 file, for error messages.
+#[cfg(feature = "hdf5")]
 fn top_level_datasets(file: &hdf5::File) -> String {
     let names: Vec<String> = file
         .member_names()
@@ -588,6 +598,7 @@ fn top_level_datasets(file: &hdf5::File) -> String {
     }
 }
 
+#[cfg(feature = "hdf5")]
 fn load_labels_h5(path: &Path, dataset: &str) -> Result<LabelImage> {
     let file = super::open_h5(
         path,

@@ -3,15 +3,22 @@
 //! their records, not sweeps or shards (their files: [`crate::sweep::layout`], [`crate::shard`]). Input images and label images are read and resampled
 //! onto the grid by [`image`].
 
+#[cfg(feature = "hdf5")]
 pub mod h5util;
 pub mod image;
+#[cfg(feature = "hdf5")]
 pub mod inspect;
+#[cfg(feature = "hdf5")]
 pub mod layout;
+#[cfg(feature = "hdf5")]
 pub mod read_run;
 pub mod score_field;
 
+#[cfg(feature = "hdf5")]
 use crate::error::{one_line, CgklError, Result};
+#[cfg(feature = "hdf5")]
 use h5util::H5Error;
+#[cfg(feature = "hdf5")]
 use std::path::Path;
 
 /// Opens an existing HDF5 file for reading: the one opener of every reader (run and sweep
@@ -19,6 +26,7 @@ use std::path::Path;
 /// or a folder is one [`CgklError::Io`] line `<path>: <what is wrong>; <hint>`, and a file the
 /// HDF5 library cannot read one [`CgklError::Data`] line (the file is there, its content is
 /// bad); `hint` says what the file should be.
+#[cfg(feature = "hdf5")]
 pub fn open_h5(path: &Path, hint: &str) -> Result<hdf5::File> {
     let fail = |msg: String| CgklError::Io {
         path: path.display().to_string(),
@@ -42,6 +50,7 @@ pub fn open_h5(path: &Path, hint: &str) -> Result<hdf5::File> {
     })
 }
 
+#[cfg(feature = "hdf5")]
 impl From<H5Error> for CgklError {
     fn from(e: H5Error) -> Self {
         match e {

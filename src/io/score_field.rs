@@ -12,10 +12,16 @@
 //! reverse rates (SPEC §5), so the normalisation of the fields is irrelevant: `log_q` need not
 //! be a normalised log-density, and adding any function of t alone changes nothing.
 
+#[cfg(feature = "hdf5")]
 use super::h5util::{self, AtomicH5};
-use crate::error::{escape_control, one_line, CgklError, Result};
+#[cfg(feature = "hdf5")]
+use crate::error::{escape_control, one_line};
+use crate::error::{CgklError, Result};
+#[cfg(feature = "hdf5")]
 use hdf5::types::TypeDescriptor;
+#[cfg(feature = "hdf5")]
 use hdf5::{Dataset, File};
+#[cfg(feature = "hdf5")]
 use std::fs;
 use std::path::Path;
 
@@ -46,6 +52,7 @@ fn data_err(src: &str, msg: impl std::fmt::Display) -> CgklError {
     CgklError::Data(format!("score field '{src}': {msg}"))
 }
 
+#[cfg(feature = "hdf5")]
 const FORMAT_HINT: &str =
     "a score field is an HDF5 file with datasets t (K) and log_q (K × ny × nx)";
 
@@ -64,6 +71,7 @@ impl ScoreField {
     /// missing `t`/`log_q` (listing what the file has), and every violation of the rules above
     /// (naming the index of the offending time or the time index and cell of a non-finite
     /// value).
+    #[cfg(feature = "hdf5")]
     pub fn load(path: &Path, nx: usize, ny: usize) -> Result<Self> {
         h5util::quiet();
         let src = path.display().to_string();
@@ -158,6 +166,17 @@ impl ScoreField {
         let (_, log_q) =
             h5util::read_f64_nd(&file, "log_q").map_err(|e| read_err(&src, "log_q", e))?;
         Self::from_arrays(t, log_q, nx, ny, &src)
+    }
+
+    /// Without the `hdf5` feature a score field cannot be read: a config error naming
+    /// `score.file` and the fix (rebuild with the default features).
+    #[cfg(not(feature = "hdf5"))]
+    pub fn load(path: &Path, _nx: usize, _ny: usize) -> Result<Self> {
+        Err(CgklError::config(
+            "score.file",
+            path.display(),
+            "this cgkl was built without the `hdf5` feature, so it cannot read score fields; rebuild with the default features",
+        ))
     }
 
     /// Builds a field from `t` (K times) and `log_q` (K·ny·nx values: time k's field row-major
@@ -297,6 +316,7 @@ impl ScoreField {
     /// # Errors
     /// [`CgklError::Io`] if the folder of `path` does not exist, [`CgklError::Output`] if HDF5
     /// fails.
+    #[cfg(feature = "hdf5")]
     pub fn write(&self, path: &Path) -> Result<()> {
         h5util::quiet();
         let out = AtomicH5::create(path, true)?;
@@ -401,6 +421,7 @@ fn check_times(src: &str, t: &[f64]) -> Result<()> {
 }
 
 /// Opens dataset `name`, or says what the file holds instead.
+#[cfg(feature = "hdf5")]
 fn open_dataset(file: &File, src: &str, name: &str) -> Result<Dataset> {
     if !file.link_exists(name) {
         let members = match file.member_names() {
@@ -431,6 +452,7 @@ fn open_dataset(file: &File, src: &str, name: &str) -> Result<Dataset> {
     })
 }
 
+#[cfg(feature = "hdf5")]
 fn dtype_of(ds: &Dataset, src: &str, name: &str) -> Result<TypeDescriptor> {
     ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| {
         data_err(
@@ -443,6 +465,7 @@ fn dtype_of(ds: &Dataset, src: &str, name: &str) -> Result<TypeDescriptor> {
     })
 }
 
+#[cfg(feature = "hdf5")]
 fn read_err(src: &str, name: &str, e: h5util::H5Error) -> CgklError {
     data_err(
         src,

@@ -3,9 +3,12 @@
 //! output is identical for any thread count). The Δt sweep (parameter `schedule.n_steps`)
 //! adds the SPEC §9 summary: errors against the reference `p★(T)` and observed orders.
 
+#[cfg(feature = "hdf5")]
 pub mod layout;
+#[cfg(feature = "hdf5")]
 pub mod resume;
 
+#[cfg(feature = "hdf5")]
 pub use layout::write_sweep_file;
 
 use crate::config::{Config, FlowMode};
