@@ -44,42 +44,46 @@ pub struct FivePoint {
 }
 
 impl FivePoint {
-    /// The stencil of an assembled [`Generator`] (same rates, O(nnz)).
+    /// The stencil view of an assembled [`Generator`]: a copy of the face rates its
+    /// [`Generator::refresh`] assembled (the CSC matrix is filled from the same arrays), O(n).
     pub fn from_generator(g: &Generator) -> Self {
-        let grid = g.grid();
-        let (nx, n) = (grid.nx, grid.n());
-        let mat = g.matrix();
-        let indptr = mat.indptr();
-        let (ptr, idx, val) = (indptr.raw_storage(), mat.indices(), mat.data());
-        let mut s = Self::zeros(grid);
-        for col in 0..n {
-            for pos in ptr[col]..ptr[col + 1] {
-                // G[row, col] = rate col → row
-                let (row, v) = (idx[pos], val[pos]);
-                // (the ±nx tests first: on a one-column grid ±1 is the y-neighbour)
-                match row {
-                    r if r == col => s.out[col] = -v,
-                    r if r == col + nx => s.north[col] = v,
-                    r if r + nx == col => s.south[row] = v,
-                    r if r == col + 1 => s.east[col] = v,
-                    _ => s.west[row] = v,
-                }
-            }
-        }
-        s.max_exit = g.max_exit_rate();
-        s
+        g.stencil().clone()
     }
 
     /// The rates `rate a→b = flux.rate(c, φ_b − φ_a)` of one conductance `c` on every face (one
-    /// block: `c = scale·(1/h²)`, in that order of operations), exactly as
-    /// [`Generator::refresh`] computes them, assembled row by row in parallel (on large grids,
-    /// see [`parallel`]). Errors if a rate is not finite.
+    /// block: `c = scale·(1/h²)`, in that order of operations), by the assembly of
+    /// [`Generator::refresh`] ([`FivePoint::assemble`]), row by row in parallel on large grids
+    /// (see [`parallel`]). Errors if a rate is not finite.
     pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
+        let mut s = Self::zeros(grid);
+        s.assemble(flux, |_| c, |_| c, phi).map_err(|i| CgklError::Invariant {
+            step: 0,
+            s: 0.0,
+            msg: non_finite_rate(i, "potential"),
+        })?;
+        Ok(s)
+    }
+
+    /// The one face-rate assembly of SPEC §5, in place: for the x-face (i, i+1) with face
+    /// coefficient `c = cx(i)` and `d = φ_{i+1} − φ_i`, `e_i = flux.rate(c, d)` (i→i+1) and
+    /// `w_i = flux.rate(c, −d)` (i+1→i); for the y-face (i, i+nx) with `c = cy(i)`,
+    /// `n_i = flux.rate(c, φ_{i+nx} − φ_i)` and `s_i = flux.rate(c, φ_i − φ_{i+nx})`; then the
+    /// exit rates `out_i = Σ_k rate i→k`, summed in the row order of the CSC column
+    /// (k = i−nx, i−1, i+1, i+nx), and `Λ = max_i out_i`. Rows run in bands of fixed size, in
+    /// parallel on large grids ([`parallel`]); every value is a function of φ alone, so the
+    /// result does not depend on the thread count. `cx`, `cy` are read only for interior faces.
+    /// Errors with the first cell whose exit rate is not finite.
+    pub(crate) fn assemble(
+        &mut self,
+        flux: Flux,
+        cx: impl Fn(usize) -> f64 + Sync,
+        cy: impl Fn(usize) -> f64 + Sync,
+        phi: &[f64],
+    ) -> std::result::Result<(), usize> {
+        let grid = self.grid;
         let (nx, ny) = (grid.nx, grid.ny);
         assert_eq!(phi.len(), grid.n(), "φ has one value per cell");
-        let mut s = Self::zeros(grid);
-        let rows = band_rows(nx);
-        let chunk = rows * nx;
+        let chunk = band_rows(nx) * nx;
         type Faces<'a> = (
             usize,
             (
@@ -93,18 +97,23 @@ impl FivePoint {
             for (j, (((e, w), nn), ss)) in e.iter_mut().zip(w).zip(nn).zip(ss).enumerate() {
                 let i = i0 + j;
                 if (i % nx) + 1 < nx {
-                    let d = phi[i + 1] - phi[i];
+                    let (c, d) = (cx(i), phi[i + 1] - phi[i]);
                     *e = flux.rate(c, d);
                     *w = flux.rate(c, -d);
                 }
                 if i / nx + 1 < ny {
-                    let d = phi[i + nx] - phi[i];
+                    let (c, d) = (cy(i), phi[i + nx] - phi[i]);
                     *nn = flux.rate(c, d);
                     *ss = flux.rate(c, -d);
                 }
             }
         };
-        let (e, w, nn, ss) = (&mut s.east, &mut s.west, &mut s.north, &mut s.south);
+        let (e, w, nn, ss) = (
+            &mut self.east,
+            &mut self.west,
+            &mut self.north,
+            &mut self.south,
+        );
         if parallel(grid.n()) {
             let it = e.par_chunks_mut(chunk).zip(w.par_chunks_mut(chunk));
             let it = it
@@ -116,13 +125,13 @@ impl FivePoint {
             let it = it.zip(nn.chunks_mut(chunk)).zip(ss.chunks_mut(chunk));
             it.enumerate().for_each(faces);
         }
-        let (east, west, north, south) = (&s.east, &s.west, &s.north, &s.south);
+        let (east, west, north, south) = (&self.east, &self.west, &self.north, &self.south);
         let exits = |(b, o): (usize, &mut [f64])| {
             crate::simd_state::clear_upper_state();
             for (j, o) in o.iter_mut().enumerate() {
                 let i = b * chunk + j;
                 let (ix, iy) = (i % nx, i / nx);
-                // the order of Generator::refresh (rows i−nx, i−1, i+1, i+nx of column i)
+                // the row order of column i in the CSC matrix (rows i−nx, i−1, i+1, i+nx)
                 let mut sum = 0.0;
                 if iy > 0 {
                     sum += south[i - nx];
@@ -136,24 +145,39 @@ impl FivePoint {
             }
         };
         if parallel(grid.n()) {
-            s.out.par_chunks_mut(chunk).enumerate().for_each(exits);
+            self.out.par_chunks_mut(chunk).enumerate().for_each(exits);
         } else {
-            s.out.chunks_mut(chunk).enumerate().for_each(exits);
+            self.out.chunks_mut(chunk).enumerate().for_each(exits);
         }
-        s.max_exit = s.out.iter().fold(0.0, |m: f64, &x| m.max(x));
-        if !s.out.iter().all(|x| x.is_finite()) {
-            return Err(CgklError::Invariant {
-                step: 0,
-                s: 0.0,
-                msg: "the generator has a non-finite rate (overflow of e^d or a non-finite \
-                      potential); check the potential"
-                    .into(),
-            });
+        if let Some(i) = self.out.iter().position(|x| !x.is_finite()) {
+            return Err(i);
         }
-        Ok(s)
+        self.max_exit = self.out.iter().fold(0.0, |m: f64, &x| m.max(x));
+        Ok(())
     }
 
-    fn zeros(grid: Grid) -> Self {
+    /// Net current through every interior face, `J = (rate i→k) p_i − (rate k→i) p_k` from
+    /// cell i to its +x or +y neighbour k, in the face order of [`Grid::faces`] (x-faces row by
+    /// row, then y-faces), appended to `out`.
+    pub fn face_currents(&self, p: &[f64], out: &mut Vec<f64>) {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        for iy in 0..ny {
+            let r = iy * nx..(iy + 1) * nx - 1;
+            out.extend(r.map(|i| self.east[i] * p[i] - self.west[i] * p[i + 1]));
+        }
+        for i in 0..nx * ny.saturating_sub(1) {
+            out.push(self.north[i] * p[i] - self.south[i] * p[i + nx]);
+        }
+    }
+
+    /// Number of interior faces, `(nx − 1)·ny + nx·(ny − 1)`.
+    pub fn n_faces(&self) -> usize {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        (nx - 1) * ny + nx * (ny - 1)
+    }
+
+    /// All rates zero (an assembly target).
+    pub(crate) fn zeros(grid: Grid) -> Self {
         let n = grid.n();
         Self {
             grid,
@@ -243,6 +267,14 @@ impl FivePoint {
     }
 }
 
+/// The message of a non-finite exit rate at cell `i`; `field` names what φ came from.
+pub(crate) fn non_finite_rate(i: usize, field: &str) -> String {
+    format!(
+        "the generator has a non-finite rate at cell {i} (overflow of e^d or a non-finite \
+         field); check the {field}"
+    )
+}
+
 /// Rows per parallel band on a grid with `nx` columns.
 pub(crate) fn band_rows(nx: usize) -> usize {
     (BAND_CELLS / nx).max(1)
@@ -254,38 +286,66 @@ mod tests {
     use crate::partition::Partition;
     use crate::score::PotentialDrive;
 
-    fn generator(nx: usize, ny: usize) -> Generator {
+    fn generator(nx: usize, ny: usize, bx: usize) -> Generator {
         let grid = Grid::new(nx, ny).unwrap();
-        let part = Partition::tiles(grid, 1, 1).unwrap();
+        let part = Partition::tiles(grid, bx, 1).unwrap();
         let drive = PotentialDrive::new(
             grid,
             Box::new(|x, y, _| 3.0 * (x * x - 0.7 * y).sin() + x * y),
             0.3,
             false,
         );
-        let mut g = Generator::new(&part, 1.0, Flux::PotentialSg, Box::new(drive));
+        let mut g = Generator::new(&part, 0.05, Flux::PotentialSg, Box::new(drive));
         g.refresh(0.0).unwrap();
         g
     }
 
-    /// Assembled from φ it holds exactly the generator's rates (bit for bit, exit rates included),
-    /// and its product equals the CSC product to round-off, with column sums 0 (mass).
+    /// The CSC values of the face loop the generator used before it read the stencil: for each
+    /// face (i, k) of [`Grid::faces`], `G[k,i] = rate(c, d)`, `G[i,k] = rate(c, −d)` with
+    /// `c = scale·κ_ik/h²`, `d = φ_k − φ_i`, then `G[i,i] = −Σ` of column i in storage order.
+    fn face_loop_values(g: &Generator, part: &Partition, eps: f64, scale: f64) -> Vec<f64> {
+        let m = g.matrix();
+        let (ptr, idx) = (m.indptr().raw_storage().to_vec(), m.indices());
+        let pos = |row: usize, col: usize| {
+            ptr[col] + idx[ptr[col]..ptr[col + 1]].binary_search(&row).unwrap()
+        };
+        let h2 = g.grid().h() * g.grid().h();
+        let mut vals = vec![0.0; idx.len()];
+        for (i, k) in g.grid().faces() {
+            let kappa = if part.same_block(i, k) { 1.0 } else { eps } / h2;
+            let (c, d) = (scale * kappa, g.phi()[k] - g.phi()[i]);
+            vals[pos(k, i)] = g.flux().rate(c, d);
+            vals[pos(i, k)] = g.flux().rate(c, -d);
+        }
+        for col in 0..g.n() {
+            let out: f64 = vals[ptr[col]..ptr[col + 1]].iter().sum();
+            vals[pos(col, col)] = -out;
+        }
+        vals
+    }
+
+    /// The two views of the one assembly agree bit for bit: the CSC values equal those of the
+    /// former face loop (conductances ε across blocks included), the stencil assembled from φ
+    /// holds exactly the generator's rates (one block), and its product equals the CSC product
+    /// to round-off, with column sums 0 (mass).
     #[test]
     fn matches_the_generator() {
         for (nx, ny) in [(1, 1), (1, 7), (6, 1), (17, 9), (40, 33)] {
-            let g = generator(nx, ny);
+            for bx in [1, nx] {
+                let g = generator(nx, ny, bx);
+                let part = Partition::tiles(g.grid(), bx, 1).unwrap();
+                let want = face_loop_values(&g, &part, 0.05, 0.3);
+                assert_eq!(g.matrix().data(), &want[..], "{nx}x{ny}, {bx} blocks");
+                let max_exit = want.iter().fold(0.0, |m: f64, &v| m.max(-v));
+                assert_eq!(g.max_exit_rate(), max_exit, "{nx}x{ny}, {bx} blocks");
+            }
+            let g = generator(nx, ny, 1);
             let a = FivePoint::from_generator(&g);
             let h = g.grid().h();
             let b = FivePoint::from_potential(g.grid(), g.flux(), 0.3 * (1.0 / (h * h)), g.phi())
                 .unwrap();
-            for (u, v) in [
-                (&a.east, &b.east),
-                (&a.west, &b.west),
-                (&a.north, &b.north),
-                (&a.south, &b.south),
-                (&a.out, &b.out),
-            ] {
-                assert_eq!(u, v, "{nx}x{ny}");
+            for (u, v) in a.rates().iter().zip(b.rates()) {
+                assert_eq!(*u, v, "{nx}x{ny}");
             }
             assert_eq!(a.max_exit_rate(), b.max_exit_rate());
             assert_eq!(a.max_exit_rate(), g.max_exit_rate());
@@ -299,6 +359,15 @@ mod tests {
                 assert!((u - v).abs() <= 1e-14 * scale, "{nx}x{ny}: {u} vs {v}");
             }
             assert!(y.iter().sum::<f64>().abs() <= 1e-13 * scale);
+            // the currents: J = G[k,i] p_i − G[i,k] p_k per face of Grid::faces
+            let mut cur = Vec::new();
+            g.face_currents(&p, &mut cur);
+            let (m, faces) = (g.matrix(), g.grid().faces());
+            assert_eq!((cur.len(), g.n_faces()), (faces.len(), faces.len()));
+            for (&(i, k), &j) in faces.iter().zip(&cur) {
+                let at = |r, c| *m.get(r, c).unwrap();
+                assert_eq!(j, at(k, i) * p[i] - at(i, k) * p[k]);
+            }
         }
     }
 
