@@ -73,10 +73,22 @@ impl Generator {
         let h2 = grid.h() * grid.h();
         let kappa = |i: usize, k: usize| if part.same_block(i, k) { 1.0 } else { eps } / h2;
         let kappa_x = (0..n)
-            .map(|i| if i % nx + 1 < nx { kappa(i, i + 1) } else { 0.0 })
+            .map(|i| {
+                if i % nx + 1 < nx {
+                    kappa(i, i + 1)
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let kappa_y = (0..n)
-            .map(|i| if i / nx + 1 < ny { kappa(i, i + nx) } else { 0.0 })
+            .map(|i| {
+                if i / nx + 1 < ny {
+                    kappa(i, i + nx)
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let (indptr, indices, diag_pos) = five_point_pattern(grid);
         let data = vec![0.0; indices.len()];

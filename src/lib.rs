@@ -28,6 +28,7 @@ pub mod io;
 pub mod kl;
 pub mod limit;
 pub mod linsolve;
+pub mod monotone_root;
 pub mod oracle;
 pub mod order;
 pub mod param_study;

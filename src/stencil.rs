@@ -56,11 +56,12 @@ impl FivePoint {
     /// (see [`parallel`]). Errors if a rate is not finite.
     pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
         let mut s = Self::zeros(grid);
-        s.assemble(flux, |_| c, |_| c, phi).map_err(|i| CgklError::Invariant {
-            step: 0,
-            s: 0.0,
-            msg: non_finite_rate(i, "potential"),
-        })?;
+        s.assemble(flux, |_| c, |_| c, phi)
+            .map_err(|i| CgklError::Invariant {
+                step: 0,
+                s: 0.0,
+                msg: non_finite_rate(i, "potential"),
+            })?;
         Ok(s)
     }
 
