@@ -15,7 +15,7 @@ use crate::flux::Flux;
 use crate::grid::Grid;
 use crate::partition::Partition;
 use crate::score::Drive;
-use crate::stencil::{non_finite_rate, FivePoint};
+use crate::stencil::{for_each_entry, non_finite_rate, Entry, FivePoint};
 use sprs::CsMat;
 
 /// The generator G(s) with its drive, flux and face conductances.
@@ -35,31 +35,21 @@ pub struct Generator {
 }
 
 /// The 5-point pattern of an `nx × ny` grid in CSC, built directly: column i holds the rows
-/// i−nx, i−1, i, i+1, i+nx that lie inside the grid, sorted. Returns
+/// i−nx, i−1, i, i+1, i+nx that lie inside the grid, sorted (the order of `stencil::for_each_entry`). Returns
 /// `(col_ptr, row_idx, diag_pos)`, `diag_pos[i]` the position of entry (i, i).
 pub fn five_point_pattern(grid: Grid) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
-    let (nx, ny) = (grid.nx, grid.ny);
     let n = grid.n();
     let mut indptr = Vec::with_capacity(n + 1);
     let mut indices = Vec::with_capacity(5 * n);
     let mut diag_pos = Vec::with_capacity(n);
     indptr.push(0);
     for i in 0..n {
-        let (ix, iy) = (i % nx, i / nx);
-        if iy > 0 {
-            indices.push(i - nx);
-        }
-        if ix > 0 {
-            indices.push(i - 1);
-        }
-        diag_pos.push(indices.len());
-        indices.push(i);
-        if ix + 1 < nx {
-            indices.push(i + 1);
-        }
-        if iy + 1 < ny {
-            indices.push(i + nx);
-        }
+        for_each_entry(grid, i, |e, row| {
+            if e == Entry::Diagonal {
+                diag_pos.push(indices.len());
+            }
+            indices.push(row);
+        });
         indptr.push(indices.len());
     }
     (indptr, indices, diag_pos)
@@ -135,35 +125,18 @@ impl Generator {
         Ok(())
     }
 
-    /// The CSC values from the stencil: column i holds, in row order, `G[i−nx,i] = s_{i−nx}`,
-    /// `G[i−1,i] = w_{i−1}`, `G[i,i] = −out_i`, `G[i+1,i] = e_i`, `G[i+nx,i] = n_i` (those
-    /// inside the grid, as [`five_point_pattern`] lays them out).
+    /// The CSC values from the stencil: column i holds, in row order ([`for_each_entry`]),
+    /// `G[i−nx,i] = s_{i−nx}`, `G[i−1,i] = w_{i−1}`, `G[i,i] = −out_i`, `G[i+1,i] = e_i`,
+    /// `G[i+nx,i] = n_i` (those inside the grid).
     fn fill_matrix(&mut self) {
-        let grid = self.stencil.grid();
-        let (nx, ny) = (grid.nx, grid.ny);
-        let [out, east, west, north, south] = self.stencil.rates();
+        let (st, grid) = (&self.stencil, self.stencil.grid());
         let vals = self.mat.data_mut();
         let mut pos = 0;
         for i in 0..grid.n() {
-            let (ix, iy) = (i % nx, i / nx);
-            if iy > 0 {
-                vals[pos] = south[i - nx];
+            for_each_entry(grid, i, |e, _| {
+                vals[pos] = st.column_value(i, e);
                 pos += 1;
-            }
-            if ix > 0 {
-                vals[pos] = west[i - 1];
-                pos += 1;
-            }
-            vals[pos] = -out[i];
-            pos += 1;
-            if ix + 1 < nx {
-                vals[pos] = east[i];
-                pos += 1;
-            }
-            if iy + 1 < ny {
-                vals[pos] = north[i];
-                pos += 1;
-            }
+            });
         }
         debug_assert_eq!(pos, vals.len());
     }

@@ -88,20 +88,19 @@ impl ToleranceBox {
                 "δ must be ≥ 0 (use inf for no projection)",
             ));
         }
-        Ok(Self {
-            delta,
-            l: w_ref.iter().map(|&w| (w - delta).max(0.0)).collect(),
-            u: w_ref
-                .iter()
-                .map(|&w| {
-                    if delta >= 1.0 {
-                        w + delta // W_δ is the whole simplex; no cap, so w_j = 1 + ε stays inside
-                    } else {
-                        (w + delta).min(1.0).max((w - delta).max(0.0))
-                    }
-                })
-                .collect(),
-        })
+        let l: Vec<f64> = w_ref.iter().map(|&w| (w - delta).max(0.0)).collect();
+        let u = w_ref
+            .iter()
+            .zip(&l)
+            .map(|(&w, &l)| {
+                if delta >= 1.0 {
+                    w + delta // W_δ is the whole simplex; no cap, so w_j = 1 + ε stays inside
+                } else {
+                    (w + delta).min(1.0).max(l)
+                }
+            })
+            .collect();
+        Ok(Self { delta, l, u })
     }
 
     /// True when `l_j ≤ w_j ≤ u_j` for every j (then Π_δ is the identity).

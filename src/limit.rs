@@ -408,21 +408,19 @@ impl LimitSolver {
                     }
                     let (w, l, u) = (self.rhs.w[j], self.rhs.bounds.l[j], self.rhs.bounds.u[j]);
                     let gap = 1e-9 * (u - l).max(1e-12);
-                    if w >= u - gap && u < 1.0 {
-                        self.status[j] = Bound::Upper;
-                        res.events.push(Event {
-                            s: s + h_ev,
-                            block: j,
-                            bound: Bound::Upper,
-                        });
+                    let bound = if w >= u - gap && u < 1.0 {
+                        Bound::Upper
                     } else if w <= l + gap && l > 0.0 {
-                        self.status[j] = Bound::Lower;
-                        res.events.push(Event {
-                            s: s + h_ev,
-                            block: j,
-                            bound: Bound::Lower,
-                        });
-                    }
+                        Bound::Lower
+                    } else {
+                        continue;
+                    };
+                    self.status[j] = bound;
+                    res.events.push(Event {
+                        s: s + h_ev,
+                        block: j,
+                        bound,
+                    });
                 }
                 h = h_ev;
             }

@@ -202,8 +202,12 @@ mod tests {
         RampSum::new(r.len(), move |j| r[j])
     }
 
+    fn ramp(a: f64, b: f64, lo: f64, hi: f64) -> Ramp {
+        Ramp { a, b, lo, hi }
+    }
+
     fn clip(b: f64, lo: f64, hi: f64) -> Ramp {
-        Ramp { a: 0.0, b, lo, hi }
+        ramp(0.0, b, lo, hi)
     }
 
     #[test]
@@ -234,12 +238,7 @@ mod tests {
             Some(0.25)
         );
         // with an offset: 0.1 + 2x = 0.5
-        let r = [Ramp {
-            a: 0.1,
-            b: 2.0,
-            lo: 0.0,
-            hi: 1.0,
-        }];
+        let r = [ramp(0.1, 2.0, 0.0, 1.0)];
         let x = ramps(&r)
             .smallest_root(0.5, 4.0 * f64::EPSILON, &mut ws)
             .unwrap();
@@ -296,24 +295,9 @@ mod tests {
     #[test]
     fn bisection_bracket_and_piece_solve() {
         let r = [
-            Ramp {
-                a: 0.3,
-                b: 0.5,
-                lo: -INF,
-                hi: INF,
-            },
-            Ramp {
-                a: 0.2,
-                b: 0.25,
-                lo: -INF,
-                hi: 0.0,
-            },
-            Ramp {
-                a: -0.1,
-                b: 0.25,
-                lo: 0.0,
-                hi: INF,
-            },
+            ramp(0.3, 0.5, -INF, INF),
+            ramp(0.2, 0.25, -INF, 0.0),
+            ramp(-0.1, 0.25, 0.0, INF),
         ];
         let f = ramps(&r);
         let (lo, hi) = f.bracket_by_bisection(0.0, -1.0, 1.0);
@@ -324,20 +308,7 @@ mod tests {
         assert!((x + 0.6).abs() < 1e-15, "{x}");
         assert_eq!(f.value(-0.6), 0.0);
         // a flat at the target: every ramp clamped (no linear ramp) around the root
-        let r = [
-            Ramp {
-                a: 0.2,
-                b: 1.0,
-                lo: -INF,
-                hi: 0.0,
-            },
-            Ramp {
-                a: -0.2,
-                b: 1.0,
-                lo: 0.0,
-                hi: INF,
-            },
-        ];
+        let r = [ramp(0.2, 1.0, -INF, 0.0), ramp(-0.2, 1.0, 0.0, INF)];
         let f = ramps(&r);
         let (lo, hi) = f.bracket_by_bisection(0.0, -1.0, 1.0);
         assert!(hi <= -0.2 + 1e-15 && f.value(hi) == 0.0, "{lo} {hi}");

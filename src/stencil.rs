@@ -126,35 +126,42 @@ impl FivePoint {
             let it = it.zip(nn.chunks_mut(chunk)).zip(ss.chunks_mut(chunk));
             it.enumerate().for_each(faces);
         }
-        let (east, west, north, south) = (&self.east, &self.west, &self.north, &self.south);
+        let faces: [&[f64]; 4] = [&self.east, &self.west, &self.north, &self.south];
         let exits = |(b, o): (usize, &mut [f64])| {
             crate::simd_state::clear_upper_state();
             for (j, o) in o.iter_mut().enumerate() {
                 let i = b * chunk + j;
-                let (ix, iy) = (i % nx, i / nx);
-                // the row order of column i in the CSC matrix (rows i−nx, i−1, i+1, i+nx)
+                // in the row order of column i in the CSC matrix
                 let mut sum = 0.0;
-                if iy > 0 {
-                    sum += south[i - nx];
-                }
-                if ix > 0 {
-                    sum += west[i - 1];
-                }
-                sum += east[i];
-                sum += north[i];
+                for_each_entry(grid, i, |e, _| {
+                    if e != Entry::Diagonal {
+                        sum += face_rate(faces, nx, i, e);
+                    }
+                });
                 *o = sum;
             }
         };
-        if parallel(grid.n()) {
-            self.out.par_chunks_mut(chunk).enumerate().for_each(exits);
-        } else {
-            self.out.chunks_mut(chunk).enumerate().for_each(exits);
-        }
+        for_each_band(&mut self.out, chunk, exits);
         if let Some(i) = self.out.iter().position(|x| !x.is_finite()) {
             return Err(i);
         }
         self.max_exit = self.out.iter().fold(0.0, |m: f64, &x| m.max(x));
         Ok(())
+    }
+
+    /// `G[k, i]` for the entry `e` of column i at row k ([`for_each_entry`]): the rate i→k off
+    /// the diagonal, `−out_i` on it.
+    #[inline]
+    pub(crate) fn column_value(&self, i: usize, e: Entry) -> f64 {
+        match e {
+            Entry::Diagonal => -self.out[i],
+            _ => face_rate(
+                [&self.east, &self.west, &self.north, &self.south],
+                self.grid.nx,
+                i,
+                e,
+            ),
+        }
     }
 
     /// Net current through every interior face, `J = (rate i→k) p_i − (rate k→i) p_k` from
@@ -260,11 +267,54 @@ impl FivePoint {
                 self.row_product(p, b * rows + r, acc);
             }
         };
-        if parallel(self.n()) {
-            out.par_chunks_mut(rows * nx).enumerate().for_each(band);
-        } else {
-            out.chunks_mut(rows * nx).enumerate().for_each(band);
-        }
+        for_each_band(out, rows * nx, band);
+    }
+}
+
+/// An entry of column i of G in the 5-point pattern, in storage (row) order: rows i−nx
+/// (`South`), i−1 (`West`), i (`Diagonal`), i+1 (`East`), i+nx (`North`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    South,
+    West,
+    Diagonal,
+    East,
+    North,
+}
+
+/// `f(entry, row)` for every entry of column i inside the grid, in row order: the one statement
+/// of the 5-point pattern's layout ([`crate::generator::five_point_pattern`], the CSC fill and
+/// the exit sums follow it). On a one-column grid i±1 lie outside, i±nx are the neighbours.
+#[inline]
+pub(crate) fn for_each_entry(grid: Grid, i: usize, mut f: impl FnMut(Entry, usize)) {
+    let (nx, ny) = (grid.nx, grid.ny);
+    let (ix, iy) = (i % nx, i / nx);
+    if iy > 0 {
+        f(Entry::South, i - nx);
+    }
+    if ix > 0 {
+        f(Entry::West, i - 1);
+    }
+    f(Entry::Diagonal, i);
+    if ix + 1 < nx {
+        f(Entry::East, i + 1);
+    }
+    if iy + 1 < ny {
+        f(Entry::North, i + nx);
+    }
+}
+
+/// The rate i→k of the off-diagonal entry `e` (row k) of column i, from the face arrays
+/// `[east, west, north, south]`: `s_{i−nx}`, `w_{i−1}`, `e_i` or `n_i`.
+#[inline]
+fn face_rate(faces: [&[f64]; 4], nx: usize, i: usize, e: Entry) -> f64 {
+    let [east, west, north, south] = faces;
+    match e {
+        Entry::South => south[i - nx],
+        Entry::West => west[i - 1],
+        Entry::East => east[i],
+        Entry::North => north[i],
+        Entry::Diagonal => unreachable!("the diagonal is not a face rate"),
     }
 }
 
@@ -274,6 +324,20 @@ pub(crate) fn non_finite_rate(i: usize, field: &str) -> String {
         "the generator has a non-finite rate at cell {i} (overflow of e^d or a non-finite \
          field); check the {field}"
     )
+}
+
+/// `f((b, band))` for the consecutive bands of `chunk` values of `data` (a cell array),
+/// b = 0, 1, …, on the pool when `data` is large ([`parallel`]), else on the calling thread.
+pub(crate) fn for_each_band(
+    data: &mut [f64],
+    chunk: usize,
+    f: impl Fn((usize, &mut [f64])) + Sync + Send,
+) {
+    if parallel(data.len()) {
+        data.par_chunks_mut(chunk).enumerate().for_each(f);
+    } else {
+        data.chunks_mut(chunk).enumerate().for_each(f);
+    }
 }
 
 /// Rows per parallel band on a grid with `nx` columns.
