@@ -35,8 +35,9 @@ pub struct Generator {
 }
 
 /// The 5-point pattern of an `nx × ny` grid in CSC, built directly: column i holds the rows
-/// i−nx, i−1, i, i+1, i+nx that lie inside the grid, sorted (the order of `stencil::for_each_entry`). Returns
-/// `(col_ptr, row_idx, diag_pos)`, `diag_pos[i]` the position of entry (i, i).
+/// i−nx, i−1, i, i+1, i+nx that lie inside the grid, sorted (the order of
+/// `stencil::for_each_entry`). Returns `(col_ptr, row_idx, diag_pos)`, `diag_pos[i]` the
+/// position of entry (i, i).
 pub fn five_point_pattern(grid: Grid) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let n = grid.n();
     let mut indptr = Vec::with_capacity(n + 1);

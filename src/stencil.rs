@@ -11,6 +11,12 @@
 //! Every parallel task first clears the upper vector-register state
 //! ([`crate::simd_state::clear_upper_state`]): a thread that ran faer before would otherwise run
 //! this SSE2 code and libm's `exp` several times slower (measured: 4× on the whole B-relax solve).
+//!
+//! The assembly here is the only place the §5 face rates are computed:
+//! [`FivePoint::from_potential`] (B-relax) and [`Generator::refresh`] call it, and the
+//! generator's CSC matrix is a copy of its arrays in the layout of the 5-point column
+//! (`for_each_entry`: one statement of that order for the pattern, the CSC fill and the exit
+//! sums).
 
 use crate::error::{CgklError, Result};
 use crate::flux::Flux;
@@ -52,7 +58,7 @@ impl FivePoint {
 
     /// The rates `rate a→b = flux.rate(c, φ_b − φ_a)` of one conductance `c` on every face (one
     /// block: `c = scale·(1/h²)`, in that order of operations), by the assembly of
-    /// [`Generator::refresh`] ([`FivePoint::assemble`]), row by row in parallel on large grids
+    /// [`Generator::refresh`] (`FivePoint::assemble`), row by row in parallel on large grids
     /// (see [`parallel`]). Errors if a rate is not finite.
     pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
         let mut s = Self::zeros(grid);
