@@ -5,10 +5,10 @@
 //! One face-rate assembly, two views. [`Generator::refresh`] computes every face's two rates
 //! and every exit rate once, by [`FivePoint`]'s assembly (row-parallel, deterministic), into the
 //! stencil arrays it keeps ([`Generator::stencil`]: the matrix-free view of the B-relax
-//! Chebyshev solver); the sprs CSC matrix with its fixed 5-point pattern ([`Generator::matrix`]:
-//! the view faer factorises) is then filled from those arrays, column by column, by a copy. The
-//! copy costs one pass over the 5n values and no rate evaluation; it replaces the scattered
-//! writes of a face loop, so the refresh is no slower (measured in `docs/benchmarks.md`).
+//! Chebyshev solver); the pass that sums the exit rates also writes the sprs CSC values with
+//! the fixed 5-point pattern ([`Generator::matrix`]: the view faer factorises), reading the
+//! rates just computed. No rate is evaluated twice, and the CSC values are written in storage
+//! order instead of the scattered writes of a face loop.
 
 use crate::error::Result;
 use crate::flux::Flux;
@@ -44,14 +44,16 @@ pub fn five_point_pattern(grid: Grid) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let mut indices = Vec::with_capacity(5 * n);
     let mut diag_pos = Vec::with_capacity(n);
     indptr.push(0);
-    for i in 0..n {
-        for_each_entry(grid, i, |e, row| {
-            if e == Entry::Diagonal {
-                diag_pos.push(indices.len());
-            }
-            indices.push(row);
-        });
-        indptr.push(indices.len());
+    for iy in 0..grid.ny {
+        for ix in 0..grid.nx {
+            for_each_entry(grid, ix, iy, |e, row| {
+                if e == Entry::Diagonal {
+                    diag_pos.push(indices.len());
+                }
+                indices.push(row);
+            });
+            indptr.push(indices.len());
+        }
     }
     (indptr, indices, diag_pos)
 }
@@ -114,32 +116,21 @@ impl Generator {
         let scale = self.drive.eval(s, &mut self.phi)?;
         let (kx, ky) = (&self.kappa_x, &self.kappa_y);
         self.stencil
-            .assemble(self.flux, |i| scale * kx[i], |i| scale * ky[i], &self.phi)
+            .assemble(
+                self.flux,
+                |i| scale * kx[i],
+                |i| scale * ky[i],
+                &self.phi,
+                Some(self.mat.data_mut()),
+            )
             .map_err(|i| crate::error::CgklError::Invariant {
                 step: 0,
                 s,
                 msg: non_finite_rate(i, "score/potential"),
             })?;
-        self.fill_matrix();
         self.built_at = Some(s);
         self.version += 1;
         Ok(())
-    }
-
-    /// The CSC values from the stencil: column i holds, in row order ([`for_each_entry`]),
-    /// `G[i−nx,i] = s_{i−nx}`, `G[i−1,i] = w_{i−1}`, `G[i,i] = −out_i`, `G[i+1,i] = e_i`,
-    /// `G[i+nx,i] = n_i` (those inside the grid).
-    fn fill_matrix(&mut self) {
-        let (st, grid) = (&self.stencil, self.stencil.grid());
-        let vals = self.mat.data_mut();
-        let mut pos = 0;
-        for i in 0..grid.n() {
-            for_each_entry(grid, i, |e, _| {
-                vals[pos] = st.column_value(i, e);
-                pos += 1;
-            });
-        }
-        debug_assert_eq!(pos, vals.len());
     }
 
     /// Counter that changes whenever the values change.

@@ -14,9 +14,9 @@
 //!
 //! The assembly here is the only place the §5 face rates are computed:
 //! [`FivePoint::from_potential`] (B-relax) and [`Generator::refresh`] call it, and the
-//! generator's CSC matrix is a copy of its arrays in the layout of the 5-point column
-//! (`for_each_entry`: one statement of that order for the pattern, the CSC fill and the exit
-//! sums).
+//! generator's CSC values are written by its exit-rate pass from the same face rates, in the
+//! layout of the 5-point column (`for_each_entry`: one statement of that order for the pattern,
+//! the CSC values and the exit sums).
 
 use crate::error::{CgklError, Result};
 use crate::flux::Flux;
@@ -62,7 +62,7 @@ impl FivePoint {
     /// (see [`parallel`]). Errors if a rate is not finite.
     pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
         let mut s = Self::zeros(grid);
-        s.assemble(flux, |_| c, |_| c, phi)
+        s.assemble(flux, |_| c, |_| c, phi, None)
             .map_err(|i| CgklError::Invariant {
                 step: 0,
                 s: 0.0,
@@ -76,16 +76,19 @@ impl FivePoint {
     /// `w_i = flux.rate(c, −d)` (i+1→i); for the y-face (i, i+nx) with `c = cy(i)`,
     /// `n_i = flux.rate(c, φ_{i+nx} − φ_i)` and `s_i = flux.rate(c, φ_i − φ_{i+nx})`; then the
     /// exit rates `out_i = Σ_k rate i→k`, summed in the row order of the CSC column
-    /// (k = i−nx, i−1, i+1, i+nx), and `Λ = max_i out_i`. Rows run in bands of fixed size, in
-    /// parallel on large grids ([`parallel`]); every value is a function of φ alone, so the
-    /// result does not depend on the thread count. `cx`, `cy` are read only for interior faces.
-    /// Errors with the first cell whose exit rate is not finite.
+    /// (k = i−nx, i−1, i+1, i+nx), and `Λ = max_i out_i`. Given `csc`, the value array of the
+    /// 5-point CSC matrix ([`crate::generator::five_point_pattern`]), it also writes G there in
+    /// the same pass over the exit rates: `G[k,i]` = rate i→k, `G[i,i] = −out_i`. Rows run in
+    /// bands of fixed size, in parallel on large grids ([`parallel`]); every value is a function
+    /// of φ alone, so the result does not depend on the thread count. `cx`, `cy` are read only
+    /// for interior faces. Errors with the first cell whose exit rate is not finite.
     pub(crate) fn assemble(
         &mut self,
         flux: Flux,
         cx: impl Fn(usize) -> f64 + Sync,
         cy: impl Fn(usize) -> f64 + Sync,
         phi: &[f64],
+        csc: Option<&mut [f64]>,
     ) -> std::result::Result<(), usize> {
         let grid = self.grid;
         let (nx, ny) = (grid.nx, grid.ny);
@@ -100,18 +103,25 @@ impl FivePoint {
         );
         let faces = |(b, (((e, w), nn), ss)): Faces| {
             crate::simd_state::clear_upper_state();
-            let i0 = b * chunk;
-            for (j, (((e, w), nn), ss)) in e.iter_mut().zip(w).zip(nn).zip(ss).enumerate() {
-                let i = i0 + j;
-                if (i % nx) + 1 < nx {
-                    let (c, d) = (cx(i), phi[i + 1] - phi[i]);
+            let rows = e.chunks_mut(nx).zip(w.chunks_mut(nx));
+            let rows = rows.zip(nn.chunks_mut(nx)).zip(ss.chunks_mut(nx));
+            for (r, (((e, w), nn), ss)) in rows.enumerate() {
+                let i0 = b * chunk + r * nx;
+                let here = &phi[i0..i0 + nx];
+                let d = here.windows(2).map(|q| q[1] - q[0]);
+                for (ix, ((e, w), d)) in e.iter_mut().zip(w.iter_mut()).zip(d).enumerate() {
+                    let c = cx(i0 + ix);
                     *e = flux.rate(c, d);
                     *w = flux.rate(c, -d);
                 }
-                if i / nx + 1 < ny {
-                    let (c, d) = (cy(i), phi[i + nx] - phi[i]);
-                    *nn = flux.rate(c, d);
-                    *ss = flux.rate(c, -d);
+                if i0 / nx + 1 < ny {
+                    let above = &phi[i0 + nx..i0 + 2 * nx];
+                    let d = here.iter().zip(above).map(|(&a, &b)| b - a);
+                    for (ix, ((n, s), d)) in nn.iter_mut().zip(ss.iter_mut()).zip(d).enumerate() {
+                        let c = cy(i0 + ix);
+                        *n = flux.rate(c, d);
+                        *s = flux.rate(c, -d);
+                    }
                 }
             }
         };
@@ -133,41 +143,66 @@ impl FivePoint {
             it.enumerate().for_each(faces);
         }
         let faces: [&[f64]; 4] = [&self.east, &self.west, &self.north, &self.south];
-        let exits = |(b, o): (usize, &mut [f64])| {
+        let rows = band_rows(nx);
+        // the exit rates of one band of rows and, given its slice of the CSC values, the band's
+        // columns of G (the diagonal −out_i once the column's sum is complete)
+        let exits = |b: usize, o: &mut [f64], mut vals: Option<&mut [f64]>| {
             crate::simd_state::clear_upper_state();
-            for (j, o) in o.iter_mut().enumerate() {
-                let i = b * chunk + j;
-                // in the row order of column i in the CSC matrix
-                let mut sum = 0.0;
-                for_each_entry(grid, i, |e, _| {
-                    if e != Entry::Diagonal {
-                        sum += face_rate(faces, nx, i, e);
+            let mut pos = 0;
+            for (r, o) in o.chunks_mut(nx).enumerate() {
+                let iy = b * rows + r;
+                for (ix, o) in o.iter_mut().enumerate() {
+                    // in the row order of column i in the CSC matrix
+                    let (i, mut sum, mut diag) = (iy * nx + ix, 0.0, 0);
+                    for_each_entry(grid, ix, iy, |e, _| {
+                        if e == Entry::Diagonal {
+                            diag = pos;
+                        } else {
+                            let rate = face_rate(faces, nx, i, e);
+                            sum += rate;
+                            if let Some(v) = vals.as_deref_mut() {
+                                v[pos] = rate;
+                            }
+                        }
+                        pos += 1;
+                    });
+                    *o = sum;
+                    if let Some(v) = vals.as_deref_mut() {
+                        v[diag] = -sum;
                     }
-                });
-                *o = sum;
+                }
             }
         };
-        for_each_band(&mut self.out, chunk, exits);
+        let out = &mut self.out;
+        match csc {
+            None => for_each_band(out, chunk, |(b, o)| exits(b, o, None)),
+            Some(vals) => {
+                // band 0's columns, then bands of `rows` interior rows (5nx − 2 entries each)
+                // and the last band's
+                let first = (0..rows.min(ny)).map(|iy| row_entries(grid, iy)).sum();
+                let stride = rows * (5 * nx - 2);
+                let (v0, rest) = vals.split_at_mut(first);
+                let bands = grid.n().div_ceil(chunk);
+                assert_eq!(
+                    1 + rest.len().div_ceil(stride),
+                    bands,
+                    "the 5-point CSC layout"
+                );
+                let band = |(b, (o, v)): (usize, (&mut [f64], &mut [f64]))| exits(b, o, Some(v));
+                if parallel(grid.n()) {
+                    let v = rayon::iter::once(v0).chain(rest.par_chunks_mut(stride));
+                    out.par_chunks_mut(chunk).zip(v).enumerate().for_each(band);
+                } else {
+                    let v = std::iter::once(v0).chain(rest.chunks_mut(stride));
+                    out.chunks_mut(chunk).zip(v).enumerate().for_each(band);
+                }
+            }
+        }
         if let Some(i) = self.out.iter().position(|x| !x.is_finite()) {
             return Err(i);
         }
         self.max_exit = self.out.iter().fold(0.0, |m: f64, &x| m.max(x));
         Ok(())
-    }
-
-    /// `G[k, i]` for the entry `e` of column i at row k ([`for_each_entry`]): the rate i→k off
-    /// the diagonal, `−out_i` on it.
-    #[inline]
-    pub(crate) fn column_value(&self, i: usize, e: Entry) -> f64 {
-        match e {
-            Entry::Diagonal => -self.out[i],
-            _ => face_rate(
-                [&self.east, &self.west, &self.north, &self.south],
-                self.grid.nx,
-                i,
-                e,
-            ),
-        }
     }
 
     /// Net current through every interior face, `J = (rate i→k) p_i − (rate k→i) p_k` from
@@ -288,13 +323,14 @@ pub(crate) enum Entry {
     North,
 }
 
-/// `f(entry, row)` for every entry of column i inside the grid, in row order: the one statement
-/// of the 5-point pattern's layout ([`crate::generator::five_point_pattern`], the CSC fill and
-/// the exit sums follow it). On a one-column grid i±1 lie outside, i±nx are the neighbours.
+/// `f(entry, row)` for every entry of column `i = iy·nx + ix` inside the grid, in row order:
+/// the one statement of the 5-point pattern's layout ([`crate::generator::five_point_pattern`],
+/// the CSC fill and the exit sums follow it). On a one-column grid i±1 lie outside and i±nx are
+/// the neighbours.
 #[inline]
-pub(crate) fn for_each_entry(grid: Grid, i: usize, mut f: impl FnMut(Entry, usize)) {
+pub(crate) fn for_each_entry(grid: Grid, ix: usize, iy: usize, mut f: impl FnMut(Entry, usize)) {
     let (nx, ny) = (grid.nx, grid.ny);
-    let (ix, iy) = (i % nx, i / nx);
+    let i = iy * nx + ix;
     if iy > 0 {
         f(Entry::South, i - nx);
     }
@@ -308,6 +344,13 @@ pub(crate) fn for_each_entry(grid: Grid, i: usize, mut f: impl FnMut(Entry, usiz
     if iy + 1 < ny {
         f(Entry::North, i + nx);
     }
+}
+
+/// The number of entries of the row `iy` of columns in the 5-point pattern ([`for_each_entry`]):
+/// `nx` diagonals, `2(nx − 1)` x-neighbours, `nx` for each y-neighbour row inside the grid.
+fn row_entries(grid: Grid, iy: usize) -> usize {
+    let (nx, ny) = (grid.nx, grid.ny);
+    3 * nx - 2 + if iy > 0 { nx } else { 0 } + if iy + 1 < ny { nx } else { 0 }
 }
 
 /// The rate i→k of the off-diagonal entry `e` (row k) of column i, from the face arrays
