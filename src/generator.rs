@@ -64,25 +64,13 @@ impl Generator {
         let grid: Grid = part.grid();
         let (nx, ny, n) = (grid.nx, grid.ny, grid.n());
         let h2 = grid.h() * grid.h();
-        let kappa = |i: usize, k: usize| if part.same_block(i, k) { 1.0 } else { eps } / h2;
-        let kappa_x = (0..n)
-            .map(|i| {
-                if i % nx + 1 < nx {
-                    kappa(i, i + 1)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let kappa_y = (0..n)
-            .map(|i| {
-                if i / nx + 1 < ny {
-                    kappa(i, i + nx)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        // κ_ik/h² of the face (i, k) when it lies inside the grid, else 0
+        let kappa = |i: usize, k: usize, inside: bool| match inside {
+            true => (if part.same_block(i, k) { 1.0 } else { eps }) / h2,
+            false => 0.0,
+        };
+        let kappa_x = (0..n).map(|i| kappa(i, i + 1, i % nx + 1 < nx)).collect();
+        let kappa_y = (0..n).map(|i| kappa(i, i + nx, i / nx + 1 < ny)).collect();
         let (indptr, indices, diag_pos) = five_point_pattern(grid);
         let data = vec![0.0; indices.len()];
         let mat: CsMat<f64> = CsMat::new_csc((n, n), indptr, indices, data);
