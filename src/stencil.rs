@@ -444,7 +444,16 @@ mod tests {
     /// to round-off, with column sums 0 (mass).
     #[test]
     fn matches_the_generator() {
-        for (nx, ny) in [(1, 1), (1, 7), (6, 1), (17, 9), (40, 33)] {
+        // one band of rows, several (150 × 70: 27-row bands), several on the pool (200 × 170)
+        for (nx, ny) in [
+            (1, 1),
+            (1, 7),
+            (6, 1),
+            (17, 9),
+            (40, 33),
+            (150, 70),
+            (200, 170),
+        ] {
             for bx in [1, nx] {
                 let g = generator(nx, ny, bx);
                 let part = Partition::tiles(g.grid(), bx, 1).unwrap();
