@@ -441,7 +441,7 @@ mod tests {
             let (a, chi) = stencil(l).unwrap();
             let mut g = generator(l).unwrap();
             g.refresh(0.0).unwrap();
-            let b = FivePoint::from_generator(&g);
+            let b = g.stencil().clone();
             let p: Vec<f64> = (0..l * l).map(|i| (i as f64 * 0.1).cos() + 1.5).collect();
             let (mut x, mut y) = (vec![0.0; l * l], vec![0.0; l * l]);
             a.apply(&p, &mut x);

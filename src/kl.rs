@@ -3,6 +3,7 @@
 //! `V_δ(p) = V_within(p) + V_coarse,δ(p) = min_{w∈W_δ} D(p ‖ Σ_j w_j π^(j))`.
 
 use crate::error::{CgklError, Result};
+use crate::monotone_root::{Breakpoints, Ramp, RampSum};
 use crate::partition::Partition;
 
 /// `D(a‖b) = Σ a_i ln(a_i/b_i)`, with `0 ln(0/b) = 0` and `+∞` where `a_i > 0 = b_i`.
@@ -87,20 +88,19 @@ impl ToleranceBox {
                 "δ must be ≥ 0 (use inf for no projection)",
             ));
         }
-        Ok(Self {
-            delta,
-            l: w_ref.iter().map(|&w| (w - delta).max(0.0)).collect(),
-            u: w_ref
-                .iter()
-                .map(|&w| {
-                    if delta >= 1.0 {
-                        w + delta // W_δ is the whole simplex; no cap, so w_j = 1 + ε stays inside
-                    } else {
-                        (w + delta).min(1.0).max((w - delta).max(0.0))
-                    }
-                })
-                .collect(),
-        })
+        let l: Vec<f64> = w_ref.iter().map(|&w| (w - delta).max(0.0)).collect();
+        let u = w_ref
+            .iter()
+            .zip(&l)
+            .map(|(&w, &l)| {
+                if delta >= 1.0 {
+                    w + delta // W_δ is the whole simplex; no cap, so w_j = 1 + ε stays inside
+                } else {
+                    (w + delta).min(1.0).max(l)
+                }
+            })
+            .collect();
+        Ok(Self { delta, l, u })
     }
 
     /// True when `l_j ≤ w_j ≤ u_j` for every j (then Π_δ is the identity).
@@ -125,22 +125,23 @@ pub struct TauStar {
 /// Workspace for the exact breakpoint solve of τ★ (allocated once, size 2m).
 #[derive(Debug, Clone, Default)]
 pub struct TauSolver {
-    events: Vec<(f64, usize, bool)>,
+    breakpoints: Breakpoints,
 }
 
 impl TauSolver {
     /// A solver for up to `m` blocks.
     pub fn new(m: usize) -> Self {
         Self {
-            events: Vec::with_capacity(2 * m),
+            breakpoints: Breakpoints::new(m),
         }
     }
 
-    /// Projected block masses `w★ = clip(τ★ w, l, u)` into `w_star`, τ★ from the sorted breakpoints
-    /// `l_j/w_j, u_j/w_j` of the blocks with `w_j > 0`: `F(τ) = C + τS` is linear between breakpoints.
-    /// Empty blocks take `l_j`; if the non-empty ones at their upper bounds leave `Σ < 1`, every empty
-    /// block rises by `θ(u_j − l_j)` with the common θ that makes the sum 1. If `w ∈ W_δ` already,
-    /// returns τ★ = 1 and `w★ = w` without arithmetic. O(m log m).
+    /// Projected block masses `w★ = clip(τ★ w, l, u)` into `w_star`, τ★ the smallest root of
+    /// `F(τ) = Σ_j clip(τ w_j, l_j, u_j) = 1` to `4mε` from the sorted breakpoints
+    /// `l_j/w_j, u_j/w_j` of the blocks with `w_j > 0` ([`RampSum::smallest_root`]; `F = C + τS`
+    /// between breakpoints). Empty blocks take `l_j`; if the non-empty ones at their upper bounds
+    /// leave `Σ < 1`, every empty block rises by `θ(u_j − l_j)` with the common θ that makes the
+    /// sum 1. If `w ∈ W_δ` already, returns τ★ = 1 and `w★ = w` without arithmetic. O(m log m).
     pub fn solve(&mut self, w: &[f64], bx: &ToleranceBox, w_star: &mut [f64]) -> TauStar {
         let (l, u) = (&bx.l, &bx.u);
         if bx.contains(w) {
@@ -151,100 +152,50 @@ impl TauSolver {
                 n_active_upper: 0,
             };
         }
-        self.events.clear();
-        // F(τ) = c + τ·slope. Blocks with l_j = 0 are linear from τ = 0.
         let tol = 4.0 * w.len() as f64 * f64::EPSILON;
-        let mut c = 0.0;
-        let mut slope = 0.0;
-        for j in 0..w.len() {
-            if w[j] > 0.0 {
-                if l[j] > 0.0 {
-                    c += l[j];
-                    self.events.push((l[j] / w[j], j, true));
-                } else {
-                    slope += w[j];
+        let ramps = RampSum::new(w.len(), |j| Ramp {
+            a: 0.0,
+            b: w[j],
+            lo: l[j],
+            hi: u[j],
+        });
+        let root = ramps.smallest_root(1.0, tol, &mut self.breakpoints);
+        let tau = match root {
+            Some(tau) => {
+                for j in 0..w.len() {
+                    w_star[j] = (tau * w[j]).clamp(l[j], u[j]);
                 }
-                self.events.push((u[j] / w[j], j, false));
-            } else {
-                c += l[j];
+                tau
             }
-        }
-        // enter events before exit events at equal τ (l_j = u_j when δ = 0)
-        self.events
-            .sort_by(|a, b| a.0.total_cmp(&b.0).then(b.2.cmp(&a.2)));
-        // Locate the first piece where F reaches 1 (to 4mε: "F = 1" on a flat that round-off puts
-        // just below 1 still counts, so τ★ is the smallest root on the flat). The running sums
-        // only locate the piece; the root is then computed from sums taken afresh.
-        let mut tau = f64::NAN;
-        // the running sums drift by a few ulp per event: near the target they only trigger a
-        // fresh evaluation of F, which decides
-        let near = 1.0 - 64.0 * tol;
-        let fresh = |t: f64| -> f64 {
-            (0..w.len())
-                .map(|j| {
+            None => {
+                // every non-empty block at its upper bound and still Σ < 1: raise the empty blocks
+                let mut sum_fixed = 0.0;
+                let mut room = 0.0;
+                for j in 0..w.len() {
                     if w[j] > 0.0 {
-                        (t * w[j]).clamp(l[j], u[j])
+                        sum_fixed += u[j];
                     } else {
-                        l[j]
+                        sum_fixed += l[j];
+                        room += u[j] - l[j];
                     }
-                })
-                .sum()
-        };
-        if c >= near && fresh(0.0) >= 1.0 - tol {
-            tau = 0.0;
-        } else {
-            let mut prev = 0.0;
-            for &(t, j, enter) in &self.events {
-                if slope > 0.0 && c + t * slope >= near && fresh(t) >= 1.0 - tol {
-                    tau = self.root_on_piece(w, bx, prev, t);
-                    break;
                 }
-                if enter {
-                    c -= l[j];
-                    slope += w[j];
+                let theta = if room > 0.0 {
+                    ((1.0 - sum_fixed) / room).clamp(0.0, 1.0)
                 } else {
-                    slope -= w[j];
-                    c += u[j];
+                    0.0
+                };
+                for j in 0..w.len() {
+                    w_star[j] = if w[j] > 0.0 {
+                        u[j]
+                    } else {
+                        l[j] + theta * (u[j] - l[j])
+                    };
                 }
-                prev = t;
-                if c + t * slope >= near && fresh(t) >= 1.0 - tol {
-                    tau = t;
-                    break;
-                }
+                self.breakpoints.last().unwrap_or(0.0)
             }
-        }
+        };
         let mut n_lower = 0;
         let mut n_upper = 0;
-        if tau.is_nan() {
-            // every non-empty block at its upper bound and still Σ < 1: raise the empty blocks
-            tau = self.events.last().map_or(0.0, |e| e.0);
-            let mut sum_fixed = 0.0;
-            let mut room = 0.0;
-            for j in 0..w.len() {
-                if w[j] > 0.0 {
-                    sum_fixed += u[j];
-                } else {
-                    sum_fixed += l[j];
-                    room += u[j] - l[j];
-                }
-            }
-            let theta = if room > 0.0 {
-                ((1.0 - sum_fixed) / room).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            for j in 0..w.len() {
-                w_star[j] = if w[j] > 0.0 {
-                    u[j]
-                } else {
-                    l[j] + theta * (u[j] - l[j])
-                };
-            }
-        } else {
-            for j in 0..w.len() {
-                w_star[j] = (tau * w[j]).clamp(l[j], u[j]);
-            }
-        }
         for j in 0..w.len() {
             let tw = tau * w[j];
             if tw < l[j] {
@@ -257,29 +208,6 @@ impl TauSolver {
             tau,
             n_active_lower: n_lower,
             n_active_upper: n_upper,
-        }
-    }
-}
-
-impl TauSolver {
-    /// The root of `F(τ) = 1` on the linear piece `[lo, hi]` of F, from sums over the blocks
-    /// classified at the piece's midpoint (no running-sum round-off); `lo` if F is flat there.
-    fn root_on_piece(&self, w: &[f64], bx: &ToleranceBox, lo: f64, hi: f64) -> f64 {
-        let mid = 0.5 * (lo + hi);
-        let (mut c, mut slope) = (0.0, 0.0);
-        for ((&wj, &lj), &uj) in w.iter().zip(&bx.l).zip(&bx.u) {
-            if wj <= 0.0 || mid * wj <= lj {
-                c += lj;
-            } else if mid * wj >= uj {
-                c += uj;
-            } else {
-                slope += wj;
-            }
-        }
-        if slope > 0.0 {
-            ((1.0 - c) / slope).clamp(lo, hi)
-        } else {
-            lo
         }
     }
 }

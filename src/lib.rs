@@ -29,6 +29,7 @@ pub mod io;
 pub mod kl;
 pub mod limit;
 pub mod linsolve;
+pub mod monotone_root;
 pub mod observe;
 pub mod oracle;
 pub mod order;

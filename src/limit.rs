@@ -31,6 +31,7 @@ use crate::error::{CgklError, Result};
 use crate::generator::Generator;
 use crate::integrator::uniformization::Uniformization;
 use crate::kl::ToleranceBox;
+use crate::monotone_root::{Ramp, RampSum};
 use crate::partition::Partition;
 use crate::problem::Problem;
 use crate::splitting::MASS_TOL;
@@ -103,14 +104,15 @@ impl Rescaling {
         }
     }
 
-    /// ẇ_j(λ) for the given status.
-    fn wdot_at(f: f64, w: f64, lam: f64, st: Bound) -> f64 {
-        let v = f + lam * w;
-        match st {
-            Bound::Free => v,
-            Bound::Upper => v.min(0.0),
-            Bound::Lower => v.max(0.0),
-        }
+    /// ẇ_j(λ) = r_j(λ) for the given status, as a ramp ([`Ramp`]): `f_j + λ w_j` for a free
+    /// block, `min(0, f_j + λ w_j)` at an upper and `max(0, f_j + λ w_j)` at a lower bound.
+    fn wdot_ramp(f: f64, w: f64, st: Bound) -> Ramp {
+        let (lo, hi) = match st {
+            Bound::Free => (f64::NEG_INFINITY, f64::INFINITY),
+            Bound::Upper => (f64::NEG_INFINITY, 0.0),
+            Bound::Lower => (0.0, f64::INFINITY),
+        };
+        Ramp { a: f, b: w, lo, hi }
     }
 
     /// `out = N(p)` at time s with the active set `st` (G refreshed at s by the caller).
@@ -125,54 +127,17 @@ impl Rescaling {
         }
         // Σ_j ẇ_j(λ) is non-decreasing and piecewise linear with breakpoints −f_j/w_j: find the
         // smallest root by bisection on the bracket, then solve the linear piece exactly.
-        let total = |lam: f64| -> f64 {
-            (0..m)
-                .map(|j| Self::wdot_at(self.f[j], self.w[j], lam, st[j]))
-                .sum()
-        };
+        let (f, w) = (&self.f, &self.w);
+        let total = RampSum::new(m, |j| Self::wdot_ramp(f[j], w[j], st[j]));
         let scale = (0..m)
-            .filter(|&j| self.w[j] > 0.0)
-            .map(|j| (self.f[j] / self.w[j]).abs())
+            .filter(|&j| w[j] > 0.0)
+            .map(|j| (f[j] / w[j]).abs())
             .fold(1.0, f64::max);
-        let (mut lo, mut hi) = (-scale, scale);
-        while total(lo) > 0.0 {
-            lo *= 2.0;
-        }
-        while total(hi) < 0.0 {
-            hi *= 2.0;
-        }
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            if mid <= lo || mid >= hi {
-                break;
-            }
-            if total(mid) >= 0.0 {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        // exact solve on the piece containing hi: free-acting blocks are those with v in range
-        let (mut c, mut slope) = (0.0, 0.0);
+        let (lo, hi) = total.bracket_by_bisection(0.0, -scale, scale);
+        // exact solve on the piece containing hi
+        let lam = total.root_on_piece(0.0, lo, hi, hi).unwrap_or(hi);
         for j in 0..m {
-            let v = self.f[j] + hi * self.w[j];
-            let linear = match st[j] {
-                Bound::Free => true,
-                Bound::Upper => v < 0.0,
-                Bound::Lower => v > 0.0,
-            };
-            if linear {
-                c += self.f[j];
-                slope += self.w[j];
-            }
-        }
-        let lam = if slope > 0.0 {
-            (-c / slope).clamp(lo, hi)
-        } else {
-            hi
-        };
-        for j in 0..m {
-            self.wdot[j] = Self::wdot_at(self.f[j], self.w[j], lam, st[j]);
+            self.wdot[j] = Self::wdot_ramp(f[j], w[j], st[j]).at(lam);
         }
         let labels = self.part.labels();
         for ((o, &pi), &l) in out.iter_mut().zip(p).zip(labels) {
@@ -443,21 +408,19 @@ impl LimitSolver {
                     }
                     let (w, l, u) = (self.rhs.w[j], self.rhs.bounds.l[j], self.rhs.bounds.u[j]);
                     let gap = 1e-9 * (u - l).max(1e-12);
-                    if w >= u - gap && u < 1.0 {
-                        self.status[j] = Bound::Upper;
-                        res.events.push(Event {
-                            s: s + h_ev,
-                            block: j,
-                            bound: Bound::Upper,
-                        });
+                    let bound = if w >= u - gap && u < 1.0 {
+                        Bound::Upper
                     } else if w <= l + gap && l > 0.0 {
-                        self.status[j] = Bound::Lower;
-                        res.events.push(Event {
-                            s: s + h_ev,
-                            block: j,
-                            bound: Bound::Lower,
-                        });
-                    }
+                        Bound::Lower
+                    } else {
+                        continue;
+                    };
+                    self.status[j] = bound;
+                    res.events.push(Event {
+                        s: s + h_ev,
+                        block: j,
+                        bound,
+                    });
                 }
                 h = h_ev;
             }

@@ -287,8 +287,8 @@ impl Integrator for ChebyshevExp {
         super::refresh_static(g, s0, "chebyshev")?;
         let kind = super::IntegratorKind::Chebyshev { tol: self.tol };
         kind.check_generator(g)?;
-        // O(n), against m products; not cached (versions are per generator)
-        let st = FivePoint::from_generator(g);
+        // the generator's own stencil view, borrowed (no copy)
+        let st = g.stencil();
         if let Some(l1) = self.l1 {
             let chi = RationalExp::chi(g, p).ok_or_else(|| {
                 CgklError::config(
@@ -314,7 +314,7 @@ impl Integrator for ChebyshevExp {
             }
             self.tol = l1 / chi;
         }
-        self.apply_exp(&st, p, s1 - s0)
+        self.apply_exp(st, p, s1 - s0)
     }
 }
 
@@ -347,7 +347,7 @@ mod tests {
     fn the_bound_covers_round_off_at_large_c() {
         let mut g = generator(8, 8, Flux::PotentialSg, 1.0, false);
         g.refresh(0.0).unwrap();
-        let st = FivePoint::from_generator(&g);
+        let st = g.stencil().clone();
         let w: Vec<f64> = g.phi().iter().map(|x| x.exp()).collect();
         let z: f64 = w.iter().sum();
         let pi: Vec<f64> = w.iter().map(|x| x / z).collect();
