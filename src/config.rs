@@ -107,7 +107,7 @@ pub enum DataConfig {
         #[serde(default = "default_floor")]
         floor: f64,
     },
-    /// `q0 ∝ exp(f(x, y))` with f given as a formula in x, y ([`crate::expr`]).
+    /// `q0 ∝ exp(f(x, y))` with f given as a formula in x, y (module `expr`).
     Formula {
         /// ln q0 up to a constant, e.g. `"-((x-0.5)^2 + (y-0.5)^2)/0.02"`.
         log_q: String,
@@ -183,7 +183,7 @@ pub enum ScoreConfig {
         /// Path of the HDF5 file (relative paths: from the working directory).
         file: String,
     },
-    /// ln q̂_t(x, y) given as a formula in x, y and the forward time t ([`crate::expr`]).
+    /// ln q̂_t(x, y) given as a formula in x, y and the forward time t (module `expr`).
     Formula {
         /// ln q̂ up to a constant (only differences enter the rates).
         log_q: String,

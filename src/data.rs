@@ -145,7 +145,7 @@ pub fn image_data(grid: Grid, file: &str, floor: f64) -> Result<Vec<f64>> {
 }
 
 /// Data from a formula: `q0_i ∝ exp(f(x_i, y_i))` at the cell centres, f in x and y only
-/// ([`crate::expr`]); computed as `exp(f − max f)` so large values do not overflow.
+/// (module `expr`); computed as `exp(f − max f)` so large values do not overflow.
 pub fn formula_data(grid: Grid, log_q: &str) -> Result<Vec<f64>> {
     let f = crate::expr::Formula::parse("data.log_q", log_q)?;
     if f.uses_t() {

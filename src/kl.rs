@@ -138,7 +138,7 @@ impl TauSolver {
 
     /// Projected block masses `w★ = clip(τ★ w, l, u)` into `w_star`, τ★ the smallest root of
     /// `F(τ) = Σ_j clip(τ w_j, l_j, u_j) = 1` to `4mε` from the sorted breakpoints
-    /// `l_j/w_j, u_j/w_j` of the blocks with `w_j > 0` ([`RampSum::smallest_root`]; `F = C + τS`
+    /// `l_j/w_j, u_j/w_j` of the blocks with `w_j > 0` (`RampSum::smallest_root`; `F = C + τS`
     /// between breakpoints). Empty blocks take `l_j`; if the non-empty ones at their upper bounds
     /// leave `Σ < 1`, every empty block rises by `θ(u_j − l_j)` with the common θ that makes the
     /// sum 1. If `w ∈ W_δ` already, returns τ★ = 1 and `w★ = w` without arithmetic. O(m log m).

@@ -4,8 +4,18 @@
 //! projection of arXiv 2601.01045 every Δt, with an exact forward oracle to verify against.
 //! `SPEC.md` is the contract for every formula and name; module docs cite its sections.
 //!
+//! ```no_run
+//! use cgkl::prelude::*;
+//! let pb = Problem::from_config(&Config::default())?; // paper_toy (SPEC §8), validated
+//! let run = pb.run(Projection::Projected)?;            // records, snapshots, p_N in memory
+//! println!("E_block(p_N) = {}", run.output.records.last().unwrap().e_block);
+//! # Ok::<(), CgklError>(())
+//! ```
+//!
+//! The modules are listed with their SPEC sections in `docs/architecture.md`.
+//!
 //! Pipeline: [`config::Config`] → [`problem::Problem`] → [`generator::Generator`] from a
-//! [`flux::Flux`] and a [`drive::Drive`] → [`integrator::Integrator`] → [`post_step::PostStep`]
+//! [`flux::Flux`] and a [`score::Drive`] → [`integrator::Integrator`] → [`post_step::PostStep`]
 //! (Π_δ) → [`diagnostics::StepRecord`], driven by [`splitting::run_splitting`].
 // one audited `unsafe` block: the `vzeroupper` of `simd_state`
 #![deny(unsafe_code)]
@@ -16,9 +26,9 @@ pub mod brelax;
 pub mod config;
 pub mod data;
 pub mod diagnostics;
-pub mod drive;
+pub(crate) mod drive;
 pub mod error;
-pub mod expr;
+pub(crate) mod expr;
 #[cfg(all(feature = "hdf5", feature = "plot"))]
 pub mod figures;
 pub mod flux;
@@ -29,7 +39,7 @@ pub mod io;
 pub mod kl;
 pub mod limit;
 pub mod linsolve;
-pub mod monotone_root;
+pub(crate) mod monotone_root;
 pub mod observe;
 pub mod oracle;
 pub mod order;
@@ -38,15 +48,31 @@ pub mod partition;
 pub mod plot;
 pub mod post_step;
 pub mod problem;
-pub mod rng;
+pub(crate) mod rng;
 pub mod schedule;
 pub mod score;
 #[cfg(feature = "hdf5")]
 pub mod shard;
-pub mod simd_state;
+pub(crate) mod simd_state;
 pub mod splitting;
 pub mod stencil;
-pub mod supernodal;
+pub(crate) mod supernodal;
 pub mod sweep;
 
+pub use config::{Config, FlowMode};
+pub use diagnostics::StepRecord;
 pub use error::{CgklError, Result};
+pub use integrator::IntegratorKind;
+pub use observe::{Collect, Observer, OnStep, RunShape, Snapshot};
+pub use problem::{Problem, Projection, RunResult};
+pub use sweep::{run_sweep, SweepResult, SweepSpec};
+
+/// The few names a run needs: `use cgkl::prelude::*;` then
+/// `Problem::from_config(&Config::default())?.run(Projection::Projected)?`.
+pub mod prelude {
+    pub use crate::config::{Config, FlowMode};
+    pub use crate::error::{CgklError, Result};
+    pub use crate::observe::{Observer, OnStep, Snapshot};
+    pub use crate::problem::{Problem, Projection, RunResult};
+    pub use crate::sweep::{run_sweep, SweepResult, SweepSpec};
+}

@@ -10,7 +10,7 @@
 //! faer's AMD instead, for comparisons): faer's symbolic supernodal analysis, of the two halves
 //! of the first cut on two threads (0.085 s at 512² with our preparation; one analysis of the
 //! whole: 0.10 s; AMD: 0.19 s), then our numeric factorisation and solves on it
-//! ([`crate::supernodal`]: the two halves on two threads, bit-identical whatever the thread
+//! (module `supernodal`: the two halves on two threads, bit-identical whatever the thread
 //! count; 0.11 s and 18 ms per solve at 512², against 0.23 s and 38 ms with faer's sequential
 //! ones; the COLAMD LU: ≈ 1 s). The similarity transform leaves a round-off
 //! error ≈ ε·a·max rate, visible in the mass (`|Σx − Σb|`): above 1e-15·Σ|b| a solve of a

@@ -434,6 +434,12 @@ fn build_partition(cfg: &PartitionConfig, grid: Grid) -> Result<Partition> {
 }
 
 impl Problem {
+    /// Validates `config` against every meaning (SPEC §1–§6) and builds the problem: the same as
+    /// [`Config::validate`]; nothing is computed or written before it succeeds.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        config.validate()
+    }
+
     /// The exact forward oracle with ε_fwd (for kl_track and p_0 = q_T).
     pub fn forward_oracle(&self) -> Result<ForwardOracle> {
         self.config

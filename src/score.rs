@@ -1,7 +1,7 @@
 //! Score models and drives (SPEC §5). A [`Drive`] supplies, at reverse time s, the cell field φ
 //! whose differences set the rates (φ = ln q̂_{T−s} for the reverse diffusion, φ = −U for a
 //! potential problem) and the scale c(s) multiplying the face conductances κ/h² (β(T−s), or D).
-//! The [`Drive`] trait itself lives in [`crate::drive`], so the generator needs no score model.
+//! The [`Drive`] trait itself lives in module `drive`, so the generator needs no score model.
 
 use crate::beta::BetaSchedule;
 use crate::error::{CgklError, Result};

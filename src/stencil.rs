@@ -9,11 +9,11 @@
 //! product reads 48 bytes per cell instead of the ~100 of the CSC matrix, and rows are
 //! independent, so rows run in parallel with results that do not depend on the thread count.
 //! Every parallel task first clears the upper vector-register state
-//! ([`crate::simd_state::clear_upper_state`]): a thread that ran faer before would otherwise run
+//! (`simd_state::clear_upper_state`): a thread that ran faer before would otherwise run
 //! this SSE2 code and libm's `exp` several times slower (measured: 4× on the whole B-relax solve).
 //!
 //! The assembly here is the only place the §5 face rates are computed:
-//! [`FivePoint::from_potential`] (B-relax) and [`Generator::refresh`] call it, and the
+//! [`FivePoint::from_potential`] (B-relax) and [`crate::generator::Generator::refresh`] call it, and the
 //! generator's CSC values are written by its exit-rate pass from the same face rates, in the
 //! layout of the 5-point column (`for_each_entry`: one statement of that order for the pattern,
 //! the CSC values and the exit sums).
@@ -51,7 +51,7 @@ pub struct FivePoint {
 impl FivePoint {
     /// The rates `rate a→b = flux.rate(c, φ_b − φ_a)` of one conductance `c` on every face (one
     /// block: `c = scale·(1/h²)`, in that order of operations), by the assembly of
-    /// [`Generator::refresh`] (`FivePoint::assemble`), row by row in parallel on large grids
+    /// [`crate::generator::Generator::refresh`] (`FivePoint::assemble`), row by row in parallel on large grids
     /// (see [`parallel`]). Errors if a rate is not finite.
     pub fn from_potential(grid: Grid, flux: Flux, c: f64, phi: &[f64]) -> Result<Self> {
         let mut s = Self::zeros(grid);

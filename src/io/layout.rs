@@ -3,7 +3,7 @@
 //! `reference/{q0, r, w_ref}`; `trajectory/<diagnostic>` (N+1) and `trajectory/w` ((N+1)×m);
 //! `snapshots/{s, n, p}` (p: K×ny×nx, chunked, deflate); `final/p`. A sweep adds `summary/`
 //! and `limit/<projected|baseline>/p`. A shard file of `cgkl sweep --shard k/n` holds its runs
-//! as a sweep file does, plus what `cgkl merge` needs ([`write_shard_file`]).
+//! as a sweep file does, plus what `cgkl merge` needs ([`crate::shard::write_shard_file`]).
 
 use super::h5util::{self, describe, Growing3d};
 use crate::diagnostics::{Field, DIAGNOSTICS};
