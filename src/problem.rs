@@ -545,7 +545,7 @@ impl Problem {
 
     /// Snapshot step indices: `output.snapshots` evenly spaced in n, including 0 and N.
     pub fn snapshot_steps(&self) -> Vec<usize> {
-        let n = self.times.len() - 1;
+        let n = self.times.len().saturating_sub(1);
         let k = self.config.output.snapshots.max(2);
         (0..k).map(|j| (j * n + (k - 1) / 2) / (k - 1)).collect()
     }
@@ -661,5 +661,21 @@ mod tests {
         assert_eq!(e, "use one of kernel, resolved");
         // the spelling is exact: serde has no case folding
         assert!("Kernel".parse::<FlowMode>().is_err());
+    }
+
+    #[test]
+    fn times_edited_to_nothing_is_an_error_not_a_panic() {
+        let mut c = Config::default();
+        c.grid.nx = 8;
+        c.grid.ny = 8;
+        c.partition = crate::config::PartitionConfig::Tiles { bx: 2, by: 2 };
+        let mut pb = Problem::from_config(&c).unwrap();
+        for times in [vec![], vec![0.0]] {
+            pb.times = times;
+            for p in Projection::ALL {
+                let e = pb.run(p).unwrap_err().to_string();
+                assert!(e.contains("at least two projection times"), "{e}");
+            }
+        }
     }
 }
