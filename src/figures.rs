@@ -272,20 +272,7 @@ pub fn make_dir(out_dir: &Path) -> Result<()> {
     })
 }
 
-/// True when every component of the slash-separated `path` exists below `g`.
-fn has(g: &Group, path: &str) -> bool {
-    let mut prefix = String::new();
-    for part in path.split('/') {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(part);
-        if !g.link_exists(&prefix) {
-            return false;
-        }
-    }
-    true
-}
+use h5util::{has, read_attr_f64_opt as attr_f64_opt, read_attr_str_opt as attr_str_opt};
 
 fn group(parent: &Group, path: &str) -> Result<Group> {
     if !has(parent, path) {
@@ -311,31 +298,11 @@ fn read_f64(g: &Group, path: &str) -> Result<Vec<f64>> {
 }
 
 fn read_opt(g: &Group, path: &str) -> Result<Option<Vec<f64>>> {
-    if has(g, path) {
-        Ok(Some(h5util::read_f64(g, path)?))
-    } else {
-        Ok(None)
-    }
+    Ok(h5util::read_f64_opt(g, path)?)
 }
 
 fn attr_names(g: &Group) -> Vec<String> {
     g.attr_names().unwrap_or_default()
-}
-
-fn attr_f64_opt(g: &Group, name: &str) -> Option<f64> {
-    if attr_names(g).iter().any(|n| n == name) {
-        h5util::read_attr_f64(g, name).ok()
-    } else {
-        None
-    }
-}
-
-fn attr_str_opt(g: &Group, name: &str) -> Option<String> {
-    if attr_names(g).iter().any(|n| n == name) {
-        h5util::read_attr_str(g, name).ok()
-    } else {
-        None
-    }
 }
 
 /// A 2-D image (`ny × nx`, row = y).
@@ -871,7 +838,7 @@ fn error_vs_dt(file: &File, h5: &Path, out: &mut Figures) -> Result<()> {
     }
     // the projected reference may be a stand-in for the continuous limit: say which
     let method = if has(file, "limit/projected") {
-        attr_str_opt(&group(file, "limit/projected")?, "method")
+        attr_str_opt(&*group(file, "limit/projected")?, "method")
     } else {
         None
     };

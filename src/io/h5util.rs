@@ -706,6 +706,51 @@ pub fn describe(loc: &Location, description: &str, units: &str) -> Result<()> {
 // ---------------------------------------------------------------------------
 // readers
 
+/// True when every component of the slash-separated `path` exists below `g` (a dataset or a
+/// group), without opening anything.
+pub fn has(g: &Group, path: &str) -> bool {
+    let mut prefix = String::new();
+    for part in path.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        if !g.link_exists(&prefix) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Reads 1-D float64 dataset `path` if it exists ([`has`]), `None` if it does not.
+pub fn read_f64_opt(g: &Group, path: &str) -> Result<Option<Vec<f64>>> {
+    if has(g, path) {
+        read_f64(g, path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Float64 attribute `name` if it exists and reads as one, else `None`.
+pub fn read_attr_f64_opt(loc: &Location, name: &str) -> Option<f64> {
+    let names = loc.attr_names().unwrap_or_default();
+    if names.iter().any(|n| n == name) {
+        read_attr_f64(loc, name).ok()
+    } else {
+        None
+    }
+}
+
+/// String attribute `name` if it exists and reads as one, else `None`.
+pub fn read_attr_str_opt(loc: &Location, name: &str) -> Option<String> {
+    let names = loc.attr_names().unwrap_or_default();
+    if names.iter().any(|n| n == name) {
+        read_attr_str(loc, name).ok()
+    } else {
+        None
+    }
+}
+
 /// Reads 1-D dataset `name` as float64 (fails with [`H5Error::Rank`] if not 1-D).
 pub fn read_f64(parent: &Group, name: &str) -> Result<Vec<f64>> {
     read_1d(parent, name)

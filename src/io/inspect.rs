@@ -12,7 +12,7 @@ fn open(path: &Path) -> Result<File> {
 }
 
 fn attr_str(g: &Group, name: &str) -> Option<String> {
-    h5util::read_attr_str(g, name).ok()
+    h5util::read_attr_str_opt(g, name)
 }
 
 fn attr_f64(g: &Group, name: &str) -> Option<f64> {
