@@ -248,8 +248,7 @@ fn open(h5: &Path) -> Result<File> {
 }
 
 fn kind_of(file: &File, h5: &Path) -> Result<String> {
-    let names = file.attr_names().unwrap_or_default();
-    if !names.iter().any(|n| n == "kind") {
+    if !has_attr(file, "kind") {
         return Err(CgklError::Data(format!(
             "{}: not a cgkl output file: the root has no attribute `kind` \
              (cgkl writes kind = run, sweep or dt_sweep)",
@@ -272,7 +271,7 @@ pub fn make_dir(out_dir: &Path) -> Result<()> {
     })
 }
 
-use h5util::{has, read_attr_f64_opt as attr_f64_opt, read_attr_str_opt as attr_str_opt};
+use h5util::{has, has_attr, read_attr_f64_opt as attr_f64_opt, read_attr_str_opt as attr_str_opt};
 
 fn group(parent: &Group, path: &str) -> Result<Group> {
     if !has(parent, path) {
@@ -299,10 +298,6 @@ fn read_f64(g: &Group, path: &str) -> Result<Vec<f64>> {
 
 fn read_opt(g: &Group, path: &str) -> Result<Option<Vec<f64>>> {
     Ok(h5util::read_f64_opt(g, path)?)
-}
-
-fn attr_names(g: &Group) -> Vec<String> {
-    g.attr_names().unwrap_or_default()
 }
 
 /// A 2-D image (`ny × nx`, row = y).
@@ -442,7 +437,7 @@ fn run_info(file: &File, path: &str, h5: &Path, dt_sweep: bool, pos: usize) -> R
             h5.display()
         ))
     })?;
-    let n = if attr_names(&g).iter().any(|a| a == "N") {
+    let n = if has_attr(&g, "N") {
         h5util::read_attr_i64(&g, "N")?
     } else {
         read_f64(&g, "trajectory/s")?.len() as i64 - 1
@@ -479,7 +474,7 @@ fn list_runs(file: &File, h5: &Path, dt_sweep: bool) -> Result<Vec<RunInfo>> {
             h5.display()
         )));
     }
-    let names = if attr_names(file).iter().any(|a| a == "runs") {
+    let names = if has_attr(file, "runs") {
         h5util::read_attr_str_array(file, "runs")?
     } else {
         group(file, "runs")?
@@ -683,7 +678,7 @@ fn m_delta_line(g: &Group, delta: f64) -> Result<Option<HLine>> {
         return Ok(None);
     }
     let grid = group(g, "grid")?;
-    if !attr_names(&grid).iter().any(|a| a == "m") {
+    if !has_attr(&grid, "m") {
         return Ok(None);
     }
     let m = h5util::read_attr_i64(&grid, "m")?;

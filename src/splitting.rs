@@ -126,10 +126,11 @@ pub fn run_splitting(
         ..
     } = plan;
     if times.len() < 2 {
-        return Err(CgklError::Output(format!(
-            "a run needs at least two projection times s_0 < s_N, got {}",
-            times.len()
-        )));
+        return Err(CgklError::config(
+            "schedule.n_steps",
+            times.len().saturating_sub(1),
+            "a run needs at least two projection times s_0 < s_N (N ≥ 1)",
+        ));
     }
     let n_steps = times.len() - 1;
     let snaps = plan.snapshot_steps();

@@ -731,24 +731,22 @@ pub fn read_f64_opt(g: &Group, path: &str) -> Result<Option<Vec<f64>>> {
     }
 }
 
+/// True when `loc` has an attribute `name` (checked by listing, so a missing one is no error).
+pub fn has_attr(loc: &Location, name: &str) -> bool {
+    loc.attr_names()
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n == name)
+}
+
 /// Float64 attribute `name` if it exists and reads as one, else `None`.
 pub fn read_attr_f64_opt(loc: &Location, name: &str) -> Option<f64> {
-    let names = loc.attr_names().unwrap_or_default();
-    if names.iter().any(|n| n == name) {
-        read_attr_f64(loc, name).ok()
-    } else {
-        None
-    }
+    has_attr(loc, name).then(|| read_attr_f64(loc, name).ok())?
 }
 
 /// String attribute `name` if it exists and reads as one, else `None`.
 pub fn read_attr_str_opt(loc: &Location, name: &str) -> Option<String> {
-    let names = loc.attr_names().unwrap_or_default();
-    if names.iter().any(|n| n == name) {
-        read_attr_str(loc, name).ok()
-    } else {
-        None
-    }
+    has_attr(loc, name).then(|| read_attr_str(loc, name).ok())?
 }
 
 /// Reads 1-D dataset `name` as float64 (fails with [`H5Error::Rank`] if not 1-D).
