@@ -29,7 +29,8 @@ fn run() -> anyhow::Result<()> {
         rayon::current_num_threads()
     );
     let (bar, report) = progress_for(total_steps);
-    let sweep = run_sweep(&text, &overrides, &spec, &report)?;
+    let base = cgkl::config::Config::from_toml_with_overrides(&text, &overrides)?;
+    let sweep = run_sweep(&base, &spec, &report)?;
     bar.finish_and_clear();
     println!("{}", format_summary(&sweep));
     let h5 = args.out.join("dt_sweep.h5");

@@ -61,7 +61,7 @@ fn run() -> anyhow::Result<()> {
         projections: Projection::ALL.to_vec(),
     };
     let (bar, report) = progress_for(2 * base.schedule.n_steps as u64);
-    let sw = run_sweep(&text, &overrides, &spec, &report)?;
+    let sw = run_sweep(&base, &spec, &report)?;
     bar.finish_and_clear();
     println!("{}", format_summary(&sw));
     println!(

@@ -103,7 +103,8 @@ fn run() -> anyhow::Result<()> {
     eprintln!("report 1/3: Δt sweep, N = {ns:?}");
     let total: u64 = 4 * ns.iter().map(|&n| n as u64).sum::<u64>();
     let (bar, rep) = progress_for(total);
-    let sweep = run_sweep(&text, &overrides, &spec, &rep)?;
+    let base = cgkl::config::Config::from_toml_with_overrides(&text, &overrides)?;
+    let sweep = run_sweep(&base, &spec, &rep)?;
     bar.finish_and_clear();
     let h5 = data_dir.join("dt_sweep.h5");
     cgkl::sweep::write_sweep_file(&h5, &sweep, true)?;

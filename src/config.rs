@@ -490,6 +490,15 @@ impl Config {
         Ok(cfg)
     }
 
+    /// This configuration with `key=value` overrides applied, as
+    /// [`Config::from_toml_with_overrides`] applies them to [`Config::to_toml`]'s text (a sweep's
+    /// runs are its base with the swept key set). Every key of the base is explicit in that text,
+    /// so a kind changed by an override keeps the base's keys of that section, and keys the new
+    /// kind does not take are refused as usual.
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Self> {
+        Self::from_toml_with_overrides(&self.to_toml(), overrides)
+    }
+
     /// The configuration as TOML text (stored in every output file).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# serialisation failed: {e}"))

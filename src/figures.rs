@@ -1079,7 +1079,12 @@ mod tests {
         let ov: Vec<String> = ["grid.nx=8", "grid.ny=8", "partition.bx=2", "partition.by=2"]
             .map(String::from)
             .to_vec();
-        let sw = run_sweep("", &ov, &spec, &|_| {}).unwrap();
+        let sw = run_sweep(
+            &crate::config::Config::from_toml_with_overrides("", &ov).unwrap(),
+            &spec,
+            &|_| {},
+        )
+        .unwrap();
         let dir = tmp_dir("sweep");
         let h5 = dir.join("sweep.h5");
         write_sweep_file(&h5, &sw, true).unwrap();

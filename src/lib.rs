@@ -12,7 +12,14 @@
 //! # Ok::<(), CgklError>(())
 //! ```
 //!
-//! The modules are listed with their SPEC sections in `docs/architecture.md`.
+//! The modules are listed with their SPEC sections in `docs/architecture.md`. Three tiers:
+//! * **the API**: the root re-exports and [`prelude`] (config, the validated problem and its run,
+//!   observers, sweeps, results, the error type);
+//! * **building blocks**, public for extensions and for verification against them: the numerical
+//!   core (grid, partition, kl, flux, generator, stencil, integrator, post_step, splitting, limit,
+//!   diagnostics, oracle, order) and `io` (the run file layout and its streaming sink);
+//! * **tool support**, shared with the `cgkl` binary and the examples and hidden from these docs
+//!   (`figures`, `plot`, `shard`): no stability promise. Everything else is `pub(crate)`.
 //!
 //! Pipeline: [`config::Config`] → [`problem::Problem`] → [`generator::Generator`] from a
 //! [`flux::Flux`] and a [`score::Drive`] → [`integrator::Integrator`] → [`post_step::PostStep`]
@@ -30,6 +37,7 @@ pub(crate) mod drive;
 pub mod error;
 pub(crate) mod expr;
 #[cfg(all(feature = "hdf5", feature = "plot"))]
+#[doc(hidden)]
 pub mod figures;
 pub mod flux;
 pub mod generator;
@@ -45,6 +53,7 @@ pub mod oracle;
 pub mod order;
 pub mod partition;
 #[cfg(feature = "plot")]
+#[doc(hidden)]
 pub mod plot;
 pub mod post_step;
 pub mod problem;
@@ -52,6 +61,7 @@ pub(crate) mod rng;
 pub mod schedule;
 pub mod score;
 #[cfg(feature = "hdf5")]
+#[doc(hidden)]
 pub mod shard;
 pub(crate) mod simd_state;
 pub mod splitting;

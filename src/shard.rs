@@ -116,6 +116,13 @@ pub struct ShardMeta {
     pub wall_s: f64,
 }
 
+impl ShardMeta {
+    /// The sweep's base config: [`ShardMeta::input_config`] with [`ShardMeta::overrides`].
+    pub fn base(&self) -> Result<crate::config::Config> {
+        crate::config::Config::from_toml_with_overrides(&self.input_config, &self.overrides)
+    }
+}
+
 /// The names of every planned run, in job order.
 pub fn planned_names(jobs: &[crate::sweep::Job], spec: &SweepSpec) -> Vec<String> {
     jobs.iter()
@@ -292,8 +299,7 @@ impl Shards {
     pub fn merge(self, progress: &(dyn Fn(SweepEvent) + Sync)) -> Result<SweepResult> {
         let meta = self.meta;
         let mut sweep = run_sweep_resumable(
-            &meta.input_config,
-            &meta.overrides,
+            &meta.base()?,
             &meta.spec,
             progress,
             Resume {
@@ -375,7 +381,7 @@ pub fn load_shards(files: &[PathBuf]) -> Result<Shards> {
         });
     }
     let meta = &a.meta;
-    let jobs = plan(&meta.input_config, &meta.overrides, &meta.spec)?;
+    let jobs = plan(&meta.base()?, &meta.spec)?;
     if planned_names(&jobs, &meta.spec) != meta.planned {
         return Err(io_err(
             &a.path,

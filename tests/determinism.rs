@@ -4,6 +4,7 @@
 #[path = "../examples/common/mod.rs"]
 mod study;
 
+use cgkl::config::Config;
 use cgkl::sweep::{run_sweep, SweepResult, SweepSpec};
 use study::schedule_study::{run_schedule_study, SchedulePlan};
 
@@ -27,7 +28,12 @@ fn sweep() -> SweepResult {
     ]
     .map(String::from)
     .to_vec();
-    run_sweep("", &ov, &SweepSpec::dt_sweep(&[5, 10, 20, 40]), &|_| {}).unwrap()
+    run_sweep(
+        &Config::from_toml_with_overrides("", &ov).unwrap(),
+        &SweepSpec::dt_sweep(&[5, 10, 20, 40]),
+        &|_| {},
+    )
+    .unwrap()
 }
 
 #[test]

@@ -115,7 +115,12 @@ fn sweep_file_round_trips() {
     let ov: Vec<String> = ["grid.nx=8", "grid.ny=8", "partition.bx=2", "partition.by=2"]
         .map(String::from)
         .to_vec();
-    let sw = run_sweep("", &ov, &spec, &|_| {}).unwrap();
+    let sw = run_sweep(
+        &Config::from_toml_with_overrides("", &ov).unwrap(),
+        &spec,
+        &|_| {},
+    )
+    .unwrap();
     let path = tmp("sweep").join("sweep.h5");
     let _ = std::fs::remove_file(&path);
     write_sweep_file(&path, &sw, false).unwrap();

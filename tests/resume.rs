@@ -117,7 +117,11 @@ fn resume_refuses_a_checkpoint_of_another_sweep() {
     // a checkpoint made with grid.nx = 16 (the first planned run of that sweep)
     let ov: Vec<String> = ["grid.nx=16", "grid.ny=32"].map(String::from).to_vec();
     let spec = cgkl::sweep::SweepSpec::dt_sweep(&[5, 10]);
-    let jobs = cgkl::sweep::plan("", &ov, &spec).unwrap();
+    let jobs = cgkl::sweep::plan(
+        &cgkl::Config::from_toml_with_overrides("", &ov).unwrap(),
+        &spec,
+    )
+    .unwrap();
     let (value, mode, projection, pb) = &jobs[0];
     let mut r = pb.run(*projection).unwrap();
     r.name = cgkl::sweep::run_name(&spec, *mode, *projection, value);

@@ -67,7 +67,11 @@ fn a_sharded_dt_sweep_merges_into_the_file_of_an_unsharded_one() {
         .map(|s| s.to_string())
         .collect();
     let spec = cgkl::sweep::SweepSpec::dt_sweep(&[5, 10, 20]);
-    let jobs = cgkl::sweep::plan("", &ov, &spec).unwrap();
+    let jobs = cgkl::sweep::plan(
+        &cgkl::Config::from_toml_with_overrides("", &ov).unwrap(),
+        &spec,
+    )
+    .unwrap();
     for (j, file) in [(1, "s2.h5"), (0, "s3.h5")] {
         let (value, mode, projection, pb) = &jobs[j];
         let mut r = pb.run(*projection).unwrap();

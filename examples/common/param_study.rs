@@ -150,11 +150,10 @@ pub fn param_study_main(
         modes: vec![cgkl::config::FlowMode::Kernel],
         projections: cgkl::problem::Projection::ALL.to_vec(),
     };
-    let n = cgkl::config::Config::from_toml_with_overrides(&text, &ov)?
-        .schedule
-        .n_steps as u64;
+    let base = cgkl::config::Config::from_toml_with_overrides(&text, &ov)?;
+    let n = base.schedule.n_steps as u64;
     let (bar, report) = super::app::support::progress_for(2 * values.len() as u64 * n);
-    let sw = run_sweep(&text, &ov, &spec, &report)?;
+    let sw = run_sweep(&base, &spec, &report)?;
     bar.finish_and_clear();
     println!("{}", param_table(&sw));
     let h5 = args.out.join(format!("{name}.h5"));

@@ -167,8 +167,9 @@ pub fn run_name(spec: &SweepSpec, mode: FlowMode, projection: Projection, value:
     }
 }
 
-/// Validates every run of the sweep before any work starts.
-pub fn plan(base_toml: &str, overrides: &[String], spec: &SweepSpec) -> Result<Vec<Job>> {
+/// Validates every run of the sweep before any work starts: job `(value, mode, projection)` is
+/// `base` with `param=value` and `flow.mode=mode` set ([`Config::with_overrides`]).
+pub fn plan(base: &Config, spec: &SweepSpec) -> Result<Vec<Job>> {
     if spec.values.is_empty() || spec.modes.is_empty() || spec.projections.is_empty() {
         return Err(CgklError::config(
             "sweep",
@@ -176,14 +177,13 @@ pub fn plan(base_toml: &str, overrides: &[String], spec: &SweepSpec) -> Result<V
             "needs at least one value, one mode and one projection kind",
         ));
     }
+    let base_toml = base.to_toml();
     let mut jobs = Vec::new();
     for v in &spec.values {
         for &mode in &spec.modes {
             for &projection in &spec.projections {
-                let mut ov = overrides.to_vec();
-                ov.push(format!("{}={}", spec.param, v));
-                ov.push(format!("flow.mode={mode}"));
-                let cfg = Config::from_toml_with_overrides(base_toml, &ov)?;
+                let ov = [format!("{}={}", spec.param, v), format!("flow.mode={mode}")];
+                let cfg = Config::from_toml_with_overrides(&base_toml, &ov)?;
                 jobs.push((v.clone(), mode, projection, cfg.validate()?));
             }
         }
@@ -193,14 +193,12 @@ pub fn plan(base_toml: &str, overrides: &[String], spec: &SweepSpec) -> Result<V
 
 /// Runs a sweep on the current rayon pool; `progress` is called from worker threads.
 pub fn run_sweep(
-    base_toml: &str,
-    overrides: &[String],
+    base: &Config,
     spec: &SweepSpec,
     progress: &(dyn Fn(SweepEvent) + Sync),
 ) -> Result<SweepResult> {
     run_sweep_resumable(
-        base_toml,
-        overrides,
+        base,
         spec,
         progress,
         Resume {
@@ -229,15 +227,13 @@ pub struct Resume<'a> {
 /// whenever the finished runs are those of the same plan. On a failed run the other runs still
 /// run (and reach `on_run`); the error of the first failed run in job order is returned.
 pub fn run_sweep_resumable(
-    base_toml: &str,
-    overrides: &[String],
+    base: &Config,
     spec: &SweepSpec,
     progress: &(dyn Fn(SweepEvent) + Sync),
     resume: Resume<'_>,
 ) -> Result<SweepResult> {
     let start = std::time::Instant::now();
-    let base = Config::from_toml_with_overrides(base_toml, overrides)?;
-    let jobs = plan(base_toml, overrides, spec)?;
+    let jobs = plan(base, spec)?;
     let Resume { finished, on_run } = resume;
     if let Some(&k) = finished.keys().find(|&&k| k >= jobs.len()) {
         return Err(CgklError::config(
@@ -254,14 +250,14 @@ pub fn run_sweep_resumable(
         || run_jobs_collect(jobs, &all, spec, progress, finished, on_run),
         || {
             rayon::join(
-                || want_limits.then(|| baseline_limit(&base)).transpose(),
-                || want_projected.then(|| projected_limit(&base)).transpose(),
+                || want_limits.then(|| baseline_limit(base)).transpose(),
+                || want_projected.then(|| projected_limit(base)).transpose(),
             )
         },
     );
     let runs = runs?.into_iter().map(|(_, run)| run).collect();
     let mut out = SweepResult {
-        base,
+        base: base.clone(),
         spec: spec.clone(),
         runs,
         limit_projected: None,
@@ -285,14 +281,13 @@ pub fn run_sweep_resumable(
 /// computed. Returns `(job index, run)` in job order; on a failed run the other runs still run
 /// and the error of the first failed run in job order is returned.
 pub fn run_selected(
-    base_toml: &str,
-    overrides: &[String],
+    base: &Config,
     spec: &SweepSpec,
     select: &[usize],
     progress: &(dyn Fn(SweepEvent) + Sync),
     resume: Resume<'_>,
 ) -> Result<Vec<(usize, SweepRun)>> {
-    let jobs = plan(base_toml, overrides, spec)?;
+    let jobs = plan(base, spec)?;
     let Resume { finished, on_run } = resume;
     if let Some(&k) = select.iter().find(|&&k| k >= jobs.len()) {
         return Err(CgklError::config(
