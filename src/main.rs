@@ -236,6 +236,37 @@ fn check_out(out: &Path, force: bool) -> anyhow::Result<()> {
         }
         .into());
     }
+    if out.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(CgklError::Io {
+            path: out.display().to_string(),
+            msg: "ends with '/'; --out takes a file name, e.g. out/run.h5".into(),
+        }
+        .into());
+    }
+    // before any work: the temporary file must be creatable beside the target
+    let name = out.file_name().ok_or_else(|| CgklError::Io {
+        path: out.display().to_string(),
+        msg: "has no file name; --out takes a file name, e.g. out/run.h5".into(),
+    })?;
+    match cgkl::io::h5util::create_temp_beside(parent, name) {
+        Ok((probe, f)) => {
+            drop(f);
+            let _ = std::fs::remove_file(probe);
+        }
+        Err(e) => {
+            let why = match &e {
+                cgkl::io::h5util::H5Error::Io { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
+            return Err(CgklError::Io {
+                path: out.display().to_string(),
+                msg: format!(
+                    "cannot create a file there ({why}); choose a writable folder and a shorter name for --out"
+                ),
+            }
+            .into());
+        }
+    }
     Ok(())
 }
 
@@ -303,6 +334,13 @@ fn open_checkpoint(
     resume: bool,
     force: bool,
 ) -> anyhow::Result<BTreeMap<usize, cgkl::problem::RunResult>> {
+    if std::fs::symlink_metadata(ckpt).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(CgklError::Io {
+            path: ckpt.display().to_string(),
+            msg: "is a symbolic link; the checkpoint folder of this sweep must be a real folder (cgkl deletes it when the sweep is written): remove the link".into(),
+        }
+        .into());
+    }
     if ckpt.exists() && !ckpt.is_dir() {
         return Err(CgklError::Io {
             path: ckpt.display().to_string(),
@@ -385,7 +423,8 @@ fn sweep_shard(
 ) -> anyhow::Result<()> {
     let shard = Shard::parse(shard)?;
     let start = std::time::Instant::now();
-    let jobs = cgkl::sweep::plan(text, set, spec)?;
+    let base = Config::from_toml_with_overrides(text, set)?;
+    let jobs = cgkl::sweep::plan(&base, spec)?;
     let select = shard.select(jobs.len())?;
     let out = out.unwrap_or_else(|| shard.default_out());
     check_out(&out, force)?;
@@ -420,8 +459,7 @@ fn sweep_shard(
         checkpoint::save_run(&ckpt, pb, r)
     };
     let runs = cgkl::sweep::run_selected(
-        text,
-        set,
+        &base,
         spec,
         &select,
         &report,
@@ -569,7 +607,8 @@ fn run() -> anyhow::Result<()> {
                 return sweep_shard(&shard, &text, &cfg.set, &spec, out, force, resume);
             }
             let out = out.unwrap_or_else(|| PathBuf::from("out/sweep.h5"));
-            let jobs = cgkl::sweep::plan(&text, &cfg.set, &spec)?;
+            let base = Config::from_toml_with_overrides(&text, &cfg.set)?;
+            let jobs = cgkl::sweep::plan(&base, &spec)?;
             check_out(&out, force)?;
             let ckpt = checkpoint_dir(&out);
             let finished = open_checkpoint(&ckpt, &jobs, &spec, resume, force)?;
@@ -594,8 +633,7 @@ fn run() -> anyhow::Result<()> {
                 checkpoint::save_run(&ckpt, pb, r)
             };
             let sweep = run_sweep_resumable(
-                &text,
-                &cfg.set,
+                &base,
                 &spec,
                 &report,
                 Resume {

@@ -306,10 +306,11 @@ impl Drop for TempGuard {
 
 /// An output file written atomically.
 ///
-/// Created as `<target>.tmp-<pid>` in the same folder and renamed onto
-/// `target` by [`commit`](Self::commit). If dropped without commit (early
-/// return on error, or a panic) the file handle is closed and the temp file
-/// is deleted, so `target` is never left half-written.
+/// Created as `<target>.tmp-<pid>-<random>` in the same folder (see [`create_temp_beside`]:
+/// exclusively, never through a link) and renamed onto `target` by [`commit`](Self::commit). If
+/// dropped without commit (early return on error, or a panic) the file handle is closed and the
+/// temp file is deleted, so `target` is never left half-written; the temp files of `target` left
+/// by processes that no longer run (e.g. after `kill -9`) are removed by the next `create`.
 ///
 /// The file is opened with HDF5's *strong* close degree: `commit` closes every
 /// object of the file, so any `Group`/`Dataset` handle still held by the caller
@@ -327,8 +328,7 @@ impl AtomicH5 {
     ///
     /// Fails with [`H5Error::MissingParent`] if the folder of `target` does not
     /// exist, and with [`H5Error::Exists`] if `target` exists and
-    /// `overwrite == false`. Any stale temp file of the same name (from a
-    /// crashed run that had the same pid) is truncated.
+    /// `overwrite == false`.
     pub fn create(target: &Path, overwrite: bool) -> Result<Self> {
         let folder = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -357,19 +357,22 @@ impl AtomicH5 {
                 source: io::Error::new(io::ErrorKind::IsADirectory, "target is a directory"),
             });
         }
-        let mut tmp_name = file_name.to_os_string();
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = folder.join(tmp_name);
+        remove_stale_temps(&folder, file_name);
+        let (tmp, held) = create_temp_beside(&folder, file_name)?;
+        let guard = TempGuard {
+            path: tmp,
+            armed: true,
+        };
+        // HDF5 opens by name (truncating the empty file made above): check that the name still
+        // is that file, so a link swapped in meanwhile is an error, not a write through it
         let file = File::with_options()
             .with_fapl(|fapl| fapl.fclose_degree(FileCloseDegree::Strong))
-            .create(&tmp)
-            .map_err(h5err(tmp.display().to_string(), "create temp file"))?;
+            .create(&guard.path)
+            .map_err(h5err(guard.path.display().to_string(), "create temp file"))?;
+        same_file(&held, &guard.path)?;
         Ok(Self {
             file,
-            guard: TempGuard {
-                path: tmp,
-                armed: true,
-            },
+            guard,
             target: target.to_path_buf(),
             overwrite,
         })
@@ -431,6 +434,112 @@ impl AtomicH5 {
             let _ = fs::File::open(dir).and_then(|d| d.sync_all());
         }
         Ok(())
+    }
+}
+
+/// Creates an empty temporary file for `file_name` in `folder`, named
+/// `<file_name>.tmp-<pid>-<random 64 bits>`, exclusively (`create_new`: `O_CREAT | O_EXCL`, which
+/// never follows a symbolic link, even a dangling one); retries with a fresh name if one exists.
+/// Returns the path and the open handle (which pins the file for [`same_file`]).
+///
+/// The random bits come from std's `RandomState` (seeded from the OS once per process, then
+/// stepped per call), so a name cannot be planted in advance. `tempfile` would do the same, but
+/// HDF5 must open the file by name afterwards, which its handle types do not help with.
+pub fn create_temp_beside(
+    folder: &Path,
+    file_name: &std::ffi::OsStr,
+) -> Result<(PathBuf, fs::File)> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut last = None;
+    for attempt in 0..16u32 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(attempt);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        let mut name = file_name.to_os_string();
+        name.push(format!(".tmp-{}-{:016x}", std::process::id(), h.finish()));
+        let path = folder.join(name);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(source) => {
+                return Err(H5Error::Io {
+                    path,
+                    op: "create temp file".into(),
+                    source,
+                })
+            }
+        }
+    }
+    Err(H5Error::Io {
+        path: folder.join(file_name),
+        op: "find a free temp file name beside".into(),
+        source: last.unwrap_or_else(|| io::Error::other("16 names taken")),
+    })
+}
+
+/// Checks that `path` names (without following links) the regular file `held` is open on.
+fn same_file(held: &fs::File, path: &Path) -> Result<()> {
+    let bad = |source: io::Error| H5Error::Io {
+        path: path.to_path_buf(),
+        op: "check the temp file".into(),
+        source,
+    };
+    let want = held.metadata().map_err(bad)?;
+    let got = fs::symlink_metadata(path).map_err(bad)?;
+    #[cfg(unix)]
+    let same = {
+        use std::os::unix::fs::MetadataExt;
+        got.file_type().is_file() && got.dev() == want.dev() && got.ino() == want.ino()
+    };
+    #[cfg(not(unix))]
+    let same = got.file_type().is_file() && want.is_file();
+    if same {
+        Ok(())
+    } else {
+        Err(bad(io::Error::other(
+            "another file or a link took its place while cgkl opened it; is another program writing this folder?",
+        )))
+    }
+}
+
+/// Removes the temp files of `file_name` (`<file_name>.tmp-<pid>-…`, also the `.tmp-<pid>` of
+/// older cgkl) in `folder` whose process no longer runs (Linux: no `/proc/<pid>`; elsewhere none is
+/// removed). A link is removed, never followed. Best effort: errors are ignored.
+pub fn remove_stale_temps(folder: &Path, file_name: &std::ffi::OsStr) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!("{}.tmp-", file_name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        let regular_or_link = e
+            .file_type()
+            .map(|t| t.is_file() || t.is_symlink())
+            .unwrap_or(false);
+        if !alive && regular_or_link {
+            let _ = fs::remove_file(e.path());
+        }
     }
 }
 
