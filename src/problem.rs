@@ -13,6 +13,7 @@ use crate::flux::Flux;
 use crate::generator::Generator;
 use crate::grid::Grid;
 use crate::integrator::{Integrator, IntegratorKind, StepStats};
+use crate::io::input::InputFile;
 use crate::io::score_field::ScoreField;
 use crate::kl::{Reference, ToleranceBox};
 use crate::observe::{Collect, Observer, OnStep};
@@ -101,6 +102,9 @@ pub struct Problem {
     pub warning: Option<String>,
     /// The external score field (`score.kind = "external"`), loaded and validated once.
     pub score_field: Option<Arc<ScoreField>>,
+    /// The input files the config names, with their content hashes (stored with every run as
+    /// the attribute `inputs`; `--resume` and `merge` refuse runs made from other contents).
+    pub inputs: Vec<InputFile>,
 }
 
 /// One finished run, in memory, in the form the HDF5 sink stores.
@@ -124,6 +128,8 @@ pub struct RunResult {
     pub wall_s: f64,
     /// The configuration as TOML.
     pub config_toml: String,
+    /// The run attribute `inputs`: one [`InputFile::line`] per input file (empty: none).
+    pub inputs: String,
 }
 
 fn unit_interval(key: &str, v: f64) -> Result<()> {
@@ -376,6 +382,7 @@ impl Config {
             times,
             warning,
             score_field,
+            inputs: self.input_files()?,
         };
         // an integrator that cannot take this generator (a moving one, upwind) fails here,
         // before any work, not at the first step
@@ -384,6 +391,21 @@ impl Config {
             integrator.check_generator(&problem.generator()?)?;
         }
         Ok(problem)
+    }
+
+    /// The files this config reads (`data.file`, `partition.file`, `score.file`), hashed.
+    pub fn input_files(&self) -> Result<Vec<InputFile>> {
+        let mut v = Vec::new();
+        if let DataConfig::Image { file, .. } = &self.data {
+            v.push(InputFile::hash("data.file", file)?);
+        }
+        if let PartitionConfig::Labels { file, .. } = &self.partition {
+            v.push(InputFile::hash("partition.file", file)?);
+        }
+        if let ScoreConfig::External { file } = &self.score {
+            v.push(InputFile::hash("score.file", file)?);
+        }
+        Ok(v)
     }
 
     /// The forward oracle of the data with conductance ε across blocks.
@@ -618,8 +640,20 @@ impl Problem {
             lyapunov_violation: end.lyapunov_violation,
             output: SplitOutput::new(collect, end),
             wall_s: start.elapsed().as_secs_f64(),
-            config_toml: self.config.to_toml(),
+            config_toml: self.stored_config(projection).to_toml(),
+            inputs: self.inputs.iter().map(|f| f.line() + "\n").collect(),
         })
+    }
+
+    /// The config stored with a run of this problem (SPEC §9), which reproduces that run alone:
+    /// the problem's own for a projected run; for a baseline `projection.delta = inf` (Π_δ with
+    /// an unbounded box is the identity), the δ of its δ-diagnostics being the run's `diag_delta`.
+    pub fn stored_config(&self, projection: Projection) -> Config {
+        let mut c = self.config.clone();
+        if !projection.is_projected() {
+            c.projection.delta = f64::INFINITY;
+        }
+        c
     }
 
     /// Runs without progress reporting, keeping everything in memory.

@@ -221,7 +221,7 @@ pub fn mass_tol(steps: usize, internal: usize) -> f64 {
 }
 
 /// Errors unless every entry is finite and ≥ [`MIN_P_TOL`] and `|Σp − mass0| ≤ tol`.
-fn check_invariants(p: &[f64], mass0: f64, tol: f64, step: usize, s: f64) -> Result<()> {
+pub(crate) fn check_invariants(p: &[f64], mass0: f64, tol: f64, step: usize, s: f64) -> Result<()> {
     if let Some(i) = p.iter().position(|x| !x.is_finite()) {
         return Err(CgklError::Invariant {
             step,

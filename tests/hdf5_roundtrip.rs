@@ -24,8 +24,8 @@ fn check_run(g: &Group, pb: &Problem, r: &RunResult) {
     let cfg = read_attr_str(g, "config").unwrap();
     assert_eq!(
         Config::from_toml(&cfg).unwrap(),
-        pb.config,
-        "stored config must reproduce the run's config"
+        pb.stored_config(r.projection),
+        "stored config must reproduce the run's config (a baseline's with delta = inf)"
     );
     assert_eq!(
         read_attr_str(g, "version").unwrap(),

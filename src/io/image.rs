@@ -32,8 +32,7 @@
 //! [`CgklError::Data`] (the content is unusable) that names the file, says what is wrong and
 //! how to fix it; no input file makes these functions panic.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Cursor, Seek, SeekFrom};
 use std::path::Path;
 
 use ::image::codecs::pnm::{PnmDecoder, PnmSubtype};
@@ -88,8 +87,7 @@ fn shown(path: &Path) -> String {
 
 /// Walks the PNG chunk list before decoding: png 0.17 panics on a PLTE chunk whose length is not
 /// a multiple of 3 (image-rs/image-png#694), so such a file is refused here as corrupt.
-fn check_png_chunks(path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, "read", &e))?;
+fn check_png_chunks(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut at = 8usize;
     while at + 8 <= bytes.len() {
         let len =
@@ -227,44 +225,28 @@ struct Decoded {
     bitmap: bool,
 }
 
-/// Opens `path`, refusing folders and empty files, and reads its first bytes.
-fn open_file(path: &Path) -> Result<(BufReader<File>, Vec<u8>)> {
-    let file = File::open(path).map_err(|e| io_error(path, "open the file", &e))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| io_error(path, "read the file's metadata", &e))?;
-    if meta.is_dir() {
-        return Err(CgklError::Io {
-            path: shown(path),
-            msg: "is a folder, not a file; give the path of the image file itself".into(),
-        });
-    }
-    if meta.len() == 0 {
+/// Reads `path` whole (a regular file or standard input, see [`super::input::read_input`]),
+/// refusing empty ones; returns a reader over the bytes and their first 32.
+fn open_file(path: &Path) -> Result<(Cursor<Vec<u8>>, Vec<u8>)> {
+    let bytes = super::input::read_input(path, "image")?;
+    if bytes.is_empty() {
         return Err(data_error(
             path,
             "the file is empty (0 bytes); copy or export the image again",
         ));
     }
-    let mut reader = BufReader::new(file);
-    let mut head = Vec::with_capacity(32);
-    (&mut reader)
-        .take(32)
-        .read_to_end(&mut head)
-        .map_err(|e| io_error(path, "read the file", &e))?;
-    reader
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| io_error(path, "read the file", &e))?;
-    Ok((reader, head))
+    let head = bytes[..bytes.len().min(32)].to_vec();
+    Ok((Cursor::new(bytes), head))
 }
 
 /// Decodes a PNG, PNM or TIFF file (format from the content) within the size limits.
 fn decode_raster(
     path: &Path,
-    mut reader: BufReader<File>,
+    mut reader: Cursor<Vec<u8>>,
     head: &[u8],
     what: &str,
 ) -> Result<Decoded> {
-    let rewind = |r: &mut BufReader<File>| {
+    let rewind = |r: &mut Cursor<Vec<u8>>| {
         r.seek(SeekFrom::Start(0))
             .map_err(|e| io_error(path, "read the file", &e))
     };
@@ -292,7 +274,7 @@ fn decode_raster(
     };
 
     if format == ImageFormat::Png {
-        check_png_chunks(path)?;
+        check_png_chunks(path, reader.get_ref())?;
     }
 
     // Header only: dimensions, checked before any pixel is decoded.
@@ -506,6 +488,12 @@ pub fn load_labels(path: &Path, dataset: &str) -> Result<LabelImage> {
     let (reader, head) = open_file(path)?;
     if is_hdf5(path, &head) {
         drop(reader);
+        if super::input::is_stdin(path) {
+            return Err(data_error(
+                path,
+                "an HDF5 label file cannot come on standard input (HDF5 reads files by seeking); save it to a file and give its path",
+            ));
+        }
         #[cfg(feature = "hdf5")]
         return load_labels_h5(path, dataset);
         #[cfg(not(feature = "hdf5"))]

@@ -96,7 +96,7 @@ impl RunWriter {
         Ok(())
     }
 
-    /// Writes the rest of `run`'s layout: the attributes (`config`, `version`, `name`, `mode`,
+    /// Writes the rest of `run`'s layout: the attributes (`config`, `version`, `inputs`, `name`, `mode`,
     /// `projection`, `delta` or `diag_delta`, `N`, `lyapunov_violation`, `wall_s`, the
     /// integrator's work), `trajectory/*`, `snapshots/{s, n}` and `final/p`. Errors if the
     /// snapshots received are not the run's.
@@ -110,6 +110,7 @@ impl RunWriter {
         }
         h5util::attr_str(g, "config", &run.config_toml)?;
         h5util::attr_str(g, "version", env!("CARGO_PKG_VERSION"))?;
+        h5util::attr_str(g, "inputs", &run.inputs)?;
         h5util::attr_str(g, "name", &run.name)?;
         h5util::attr_str(g, "mode", run.mode.name())?;
         h5util::attr_str(g, "projection", run.projection.name())?;

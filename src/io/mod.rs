@@ -6,6 +6,7 @@
 #[cfg(feature = "hdf5")]
 pub mod h5util;
 pub mod image;
+pub mod input;
 #[cfg(feature = "hdf5")]
 pub mod inspect;
 #[cfg(feature = "hdf5")]
@@ -38,6 +39,16 @@ pub fn open_h5(path: &Path, hint: &str) -> Result<hdf5::File> {
         }
         Err(e) => return Err(fail(format!("cannot read it ({})", one_line(e)))),
         Ok(m) if m.is_dir() => return Err(fail("is a folder, not a file".into())),
+        Ok(_) if input::is_stdin(path) => {
+            return Err(fail(
+                "standard input cannot hold an HDF5 file (the library reads it by seeking); save it to a file and give its path".into(),
+            ))
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(fail(
+                "is not a regular file (a FIFO, socket or device: reading it would block); give the path of an HDF5 file".into(),
+            ))
+        }
         Ok(_) => {}
     }
     h5util::quiet();

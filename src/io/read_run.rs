@@ -69,6 +69,7 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
     let lyapunov_violation = h5util::read_attr_f64(g, "lyapunov_violation")?;
     let wall_s = h5util::read_attr_f64(g, "wall_s")?;
     let config_toml = h5util::read_attr_str(g, "config")?;
+    let inputs = h5util::read_attr_str_opt(g, "inputs").unwrap_or_default();
     let stats = StepStats {
         steps: nonneg(g, "integrator_steps")?,
         rejected: nonneg(g, "integrator_rejected")?,
@@ -156,6 +157,7 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
         lyapunov_violation,
         wall_s,
         config_toml,
+        inputs,
     })
 }
 

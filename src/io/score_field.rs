@@ -91,6 +91,11 @@ impl ScoreField {
                 "is a folder, not a score-field file; give the path of the .h5 file".into(),
             ));
         }
+        if super::input::is_stdin(path) || !meta.is_file() {
+            return Err(io_err(
+                "is not a regular file (standard input, a FIFO, socket or device: HDF5 reads files by seeking, and opening a FIFO blocks); save the score field to a file and give its path".into(),
+            ));
+        }
         fs::File::open(path).map_err(|e| {
             io_err(format!(
                 "cannot open the score field ({}); check its permissions",

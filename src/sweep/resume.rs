@@ -6,6 +6,7 @@
 
 use crate::error::{CgklError, Result};
 use crate::io::h5util;
+use crate::io::input::{inputs_differ, InputFile};
 use crate::io::layout::write_run_file;
 use crate::io::read_run::read_run;
 use crate::problem::{Problem, RunResult};
@@ -201,7 +202,7 @@ pub fn load_run(
         ));
     }
     let config = attr("config")?;
-    let planned = pb.config.to_toml();
+    let planned = pb.stored_config(*planned_projection).to_toml();
     if config != planned {
         return Err(io_err(
             path,
@@ -218,9 +219,113 @@ pub fn load_run(
             format!("{what} of run {name} is a {projection} run; {start_over}"),
         ));
     }
+    let stored_inputs =
+        InputFile::parse_lines(&h5util::read_attr_str_opt(g, "inputs").unwrap_or_default())
+            .ok_or_else(|| {
+                io_err(
+                    path,
+                    format!("{what} of run {name} has a malformed `inputs` attribute; {redo}"),
+                )
+            })?;
+    if let Some(d) = inputs_differ(&stored_inputs, &pb.inputs) {
+        return Err(io_err(
+            path,
+            format!("{what} of run {name} was made from other input files: {d}; restore that file, or {start_over}"),
+        ));
+    }
     let run =
         read_run(g, pb).map_err(|e| io_err(path, format!("unreadable {what} ({e}); {redo}")))?;
+    check_restored(pb, &run).map_err(|e| {
+        io_err(
+            path,
+            format!("{what} of run {name} is damaged: {e}; {redo}"),
+        )
+    })?;
     Ok((k, run))
+}
+
+/// Checks a run read back as a fresh run of `pb` is checked (SPEC invariants): every state it
+/// holds (`final/p`, every snapshot) finite, ≥ [`crate::splitting::MIN_P_TOL`] and of the
+/// initial mass to [`crate::splitting::mass_tol`] of its steps; the snapshot at s_0 equal to
+/// p_0 and the one at s_N to `final/p`; every record's `s` the planned time, its `mass` the
+/// initial mass and its `min_p` non-negative (to the same tolerances), its block masses finite,
+/// and the last record's block masses those of `final/p`.
+pub fn check_restored(pb: &Problem, run: &RunResult) -> Result<()> {
+    let out = &run.output;
+    let n_steps = pb.times.len() - 1;
+    let mass0: f64 = pb.p0.iter().sum();
+    let tol = crate::splitting::mass_tol(n_steps, out.stats.steps);
+    let s_end = pb.times[n_steps];
+    let msg = |e: CgklError, what: &str| -> CgklError {
+        match e {
+            CgklError::Invariant { msg, .. } => CgklError::Data(format!("{what}: {msg}")),
+            other => other,
+        }
+    };
+    crate::splitting::check_invariants(&out.final_p, mass0, tol, n_steps, s_end)
+        .map_err(|e| msg(e, "final/p"))?;
+    let cells = pb.grid.n();
+    for (j, (snap, &n)) in out
+        .snapshots
+        .chunks_exact(cells)
+        .zip(&out.snapshot_steps)
+        .enumerate()
+    {
+        crate::splitting::check_invariants(snap, mass0, tol, n, pb.times[n])
+            .map_err(|e| msg(e, &format!("snapshots/p[{j}]")))?;
+        let same = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        if n == 0 && !same(snap, &pb.p0) {
+            return Err(CgklError::Data(format!(
+                "snapshots/p[{j}] (s_0) is not the problem's p_0"
+            )));
+        }
+        if n == n_steps && !same(snap, &out.final_p) {
+            return Err(CgklError::Data(format!(
+                "snapshots/p[{j}] (s_N) differs from final/p"
+            )));
+        }
+    }
+    for (n, r) in out.records.iter().enumerate() {
+        // NaN is a legitimate value of some diagnostics (τ at s_0, kl_track without an
+        // oracle): check those with a known value
+        if r.s.to_bits() != pb.times[n].to_bits() {
+            return Err(CgklError::Data(format!(
+                "trajectory/s[{n}] = {} is not s_{n} = {}",
+                r.s, pb.times[n]
+            )));
+        }
+        if (r.mass - mass0).abs().is_nan() || (r.mass - mass0).abs() > tol {
+            return Err(CgklError::Data(format!(
+                "trajectory/mass[{n}] = {} is not the mass {mass0}",
+                r.mass
+            )));
+        }
+        if r.min_p.is_nan() || r.min_p < crate::splitting::MIN_P_TOL {
+            return Err(CgklError::Data(format!(
+                "trajectory/min_p[{n}] = {} is negative or not a number",
+                r.min_p
+            )));
+        }
+        if let Some(i) = r.w.iter().position(|x| !x.is_finite()) {
+            return Err(CgklError::Data(format!(
+                "trajectory/w[{n}, {i}] = {} is not finite",
+                r.w[i]
+            )));
+        }
+    }
+    if let Some(last) = out.records.last() {
+        let mut w = vec![0.0; pb.partition.m()];
+        for (i, &x) in out.final_p.iter().enumerate() {
+            w[pb.partition.labels()[i] as usize] += x;
+        }
+        if let Some(b) = (0..w.len()).find(|&b| (w[b] - last.w[b]).abs() > tol) {
+            return Err(CgklError::Data(format!(
+                "trajectory/w[N, {b}] = {} but final/p holds {} in block {b}",
+                last.w[b], w[b]
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
