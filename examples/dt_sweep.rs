@@ -16,7 +16,7 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = ExampleArgs::parse();
+    let args = common::app::support::parse_args::<ExampleArgs>();
     // --quick: a 32×32 grid and N = 10…80
     let (text, overrides) = args.prepare()?;
     let ns = SweepSpec::standard_ns(args.quick);

@@ -17,7 +17,7 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = ExampleArgs::parse();
+    let args = common::app::support::parse_args::<ExampleArgs>();
     let (text, overrides) = args.prepare()?;
     let plan = LyapunovPlan::standard(args.quick);
     let runs = plan.deltas.len() * plan.eps_rev.len() * (plan.ns.len() + 1);

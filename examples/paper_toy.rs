@@ -16,7 +16,7 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = ExampleArgs::parse();
+    let args = common::app::support::parse_args::<ExampleArgs>();
     let (text, overrides) = args.prepare()?;
     let base = cgkl::config::Config::from_toml_with_overrides(&text, &overrides)?;
     let spec = SweepSpec {

@@ -35,7 +35,7 @@ fn default_config() -> String {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = ExampleArgs::parse();
+    let args = common::app::support::parse_args::<ExampleArgs>();
     let (text, overrides) = args.prepare_with_default(&default_config())?;
     let base = cgkl::config::Config::from_toml_with_overrides(&text, &overrides)?;
     let problem = base.validate()?;

@@ -80,7 +80,7 @@ fn today() -> String {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = ExampleArgs::parse();
+    let args = common::app::support::parse_args::<ExampleArgs>();
     let (text, overrides) = args.prepare()?;
     let t0 = std::time::Instant::now();
     let data_dir = args.out.join("report");

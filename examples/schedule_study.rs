@@ -19,7 +19,7 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = ExampleArgs::parse();
+    let args = common::app::support::parse_args::<ExampleArgs>();
     let (text, overrides) = args.prepare()?;
     let plan = SchedulePlan::standard(args.quick);
     let per_series: u64 = plan.ks.iter().map(|&k| k as u64).sum();

@@ -394,6 +394,17 @@ fn stopped(e: CgklError, ckpt: &Path, planned: usize) -> anyhow::Error {
     ))
 }
 
+/// The final file of a sweep (or shard) could not be written: every run is saved in `ckpt`, so
+/// say so and how to write the file without running anything again.
+fn unwritten(e: CgklError, out: &Path, ckpt: &Path) -> anyhow::Error {
+    let saved = checkpoint::finished_files(ckpt).map_or(0, |v| v.len());
+    anyhow::Error::new(e).context(format!(
+        "cannot write {} (all {saved} runs are saved in {}; free space or fix the cause, then the same command with --resume writes the file without running them again)",
+        out.display(),
+        ckpt.display()
+    ))
+}
+
 /// Parses a comma list of `--modes` or `--projections` through the enum's own spelling.
 fn parse_list<T>(flag: &str, items: &[String]) -> anyhow::Result<Vec<T>>
 where
@@ -423,7 +434,7 @@ fn sweep_shard(
 ) -> anyhow::Result<()> {
     let shard = Shard::parse(shard)?;
     let start = std::time::Instant::now();
-    let base = Config::from_toml_with_overrides(text, set)?;
+    let base = cgkl::sweep::base_config(text, set, spec)?;
     let jobs = cgkl::sweep::plan(&base, spec)?;
     let select = shard.select(jobs.len())?;
     let out = out.unwrap_or_else(|| shard.default_out());
@@ -481,7 +492,8 @@ fn sweep_shard(
         planned,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    cgkl::shard::write_shard_file(&out, &meta, &runs, force)?;
+    cgkl::shard::write_shard_file(&out, &meta, &runs, force)
+        .map_err(|e| unwritten(e, &out, &ckpt))?;
     if let Err(e) = std::fs::remove_dir_all(&ckpt) {
         eprintln!(
             "warning: cannot remove the checkpoint folder {} ({e}); delete it by hand",
@@ -549,7 +561,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 // ---- end sharded sweeps ----
 
 fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli: Cli = app::support::parse_args();
     install_threads(cli.threads)?;
     match cli.cmd {
         Cmd::Run {
@@ -607,7 +619,7 @@ fn run() -> anyhow::Result<()> {
                 return sweep_shard(&shard, &text, &cfg.set, &spec, out, force, resume);
             }
             let out = out.unwrap_or_else(|| PathBuf::from("out/sweep.h5"));
-            let base = Config::from_toml_with_overrides(&text, &cfg.set)?;
+            let base = cgkl::sweep::base_config(&text, &cfg.set, &spec)?;
             let jobs = cgkl::sweep::plan(&base, &spec)?;
             check_out(&out, force)?;
             let ckpt = checkpoint_dir(&out);
@@ -646,7 +658,8 @@ fn run() -> anyhow::Result<()> {
                 Ok(s) => s,
                 Err(e) => return Err(stopped(e, &ckpt, jobs.len())),
             };
-            cgkl::sweep::write_sweep_file(&out, &sweep, force)?;
+            cgkl::sweep::write_sweep_file(&out, &sweep, force)
+                .map_err(|e| unwritten(e, &out, &ckpt))?;
             if let Err(e) = std::fs::remove_dir_all(&ckpt) {
                 eprintln!(
                     "warning: cannot remove the checkpoint folder {} ({e}); delete it by hand",

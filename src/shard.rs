@@ -117,9 +117,10 @@ pub struct ShardMeta {
 }
 
 impl ShardMeta {
-    /// The sweep's base config: [`ShardMeta::input_config`] with [`ShardMeta::overrides`].
+    /// The sweep's base config: [`ShardMeta::input_config`] with [`ShardMeta::overrides`]
+    /// ([`crate::sweep::base_config`]).
     pub fn base(&self) -> Result<crate::config::Config> {
-        crate::config::Config::from_toml_with_overrides(&self.input_config, &self.overrides)
+        crate::sweep::base_config(&self.input_config, &self.overrides, &self.spec)
     }
 }
 

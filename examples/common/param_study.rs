@@ -142,7 +142,7 @@ pub fn param_study_main(
 ) -> anyhow::Result<()> {
     use cgkl::sweep::{run_sweep, SweepSpec};
     use clap::Parser;
-    let args = super::app::support::ExampleArgs::parse();
+    let args = super::app::support::parse_args::<super::app::support::ExampleArgs>();
     let (text, ov) = args.prepare()?;
     let spec = SweepSpec {
         param: param.into(),

@@ -30,6 +30,41 @@ pub fn exit_on_error(r: anyhow::Result<()>) {
     }
 }
 
+/// Parses the command line: help and version print as clap prints them; any other mistake is
+/// one line `error: <what is wrong>[; <clap's tip>]; see --help` and exit status 2 (clap's own
+/// report takes two or three lines with a usage block).
+pub fn parse_args<T: clap::Parser>() -> T {
+    match T::try_parse() {
+        Ok(t) => t,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(
+                e.kind(),
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            eprintln!("error: {}", one_line_clap(&e.render().to_string()));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// clap's rendered error on one line: its first line without `error: `, then any `tip:` lines,
+/// then a pointer to `--help`.
+fn one_line_clap(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut parts = vec![first.strip_prefix("error: ").unwrap_or(first).to_string()];
+    parts.extend(
+        lines
+            .filter(|l| l.starts_with("tip:"))
+            .map(|l| l.to_string()),
+    );
+    parts.push("see --help".into());
+    parts.join("; ")
+}
+
 /// The config text: the file's contents (checked to be valid TOML; the error names the file,
 /// line and column), or the built-in default (paper_toy) as TOML.
 pub fn read_config_text(path: Option<&Path>) -> anyhow::Result<String> {

@@ -157,14 +157,60 @@ pub const ASYMPTOTIC_POINTS: usize = 5;
 /// Errors below this (L1 of a probability vector) are round-off, not discretisation error.
 pub const ROUNDOFF_FLOOR: f64 = 1e-11;
 
-/// Name of a sweep run: `<mode>_<projection>_N<N>` for Δt sweeps, else `<mode>_<projection>_<key>=<value>`.
+/// Name of a sweep run: `<mode>_<projection>_N<N>` for Δt sweeps, else
+/// `<mode>_<projection>_<key>=<value>`, every byte of the value outside `A–Z a–z 0–9 _ - . + = ,`
+/// written `%XX` (a `/` would nest one run's HDF5 group inside another's; distinct values give
+/// distinct names).
 pub fn run_name(spec: &SweepSpec, mode: FlowMode, projection: Projection, value: &str) -> String {
+    let mut safe = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"_-.+=,".contains(&b) {
+            safe.push(b as char);
+        } else {
+            safe.push_str(&format!("%{b:02X}"));
+        }
+    }
     if spec.is_dt_sweep() {
-        format!("{mode}_{projection}_N{value}")
+        format!("{mode}_{projection}_N{safe}")
     } else {
         let key = spec.param.rsplit('.').next().unwrap_or(&spec.param);
-        format!("{mode}_{projection}_{key}={value}")
+        format!("{mode}_{projection}_{key}={safe}")
     }
+}
+
+/// The base config of a sweep given as TOML text and `--set` overrides: `text` with
+/// `overrides`, or, when that is incomplete (e.g. `--param data.log_q` with `data.kind =
+/// "formula"` and no `log_q` of its own), with `param=<first value>` as well, so the swept key
+/// need not be set twice. Errors are those of the text with the overrides alone.
+pub fn base_config(text: &str, overrides: &[String], spec: &SweepSpec) -> Result<Config> {
+    match Config::from_toml_with_overrides(text, overrides) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let Some(first) = spec.values.first() else {
+                return Err(e);
+            };
+            let mut ov = overrides.to_vec();
+            ov.push(format!("{}={first}", spec.param));
+            Config::from_toml_with_overrides(text, &ov).map_err(|_| e)
+        }
+    }
+}
+
+/// Refuses an item given twice in a list flag (`--values`, `--modes`, `--projections`).
+fn check_once<T: PartialEq + std::fmt::Display>(flag: &str, items: &[T]) -> Result<()> {
+    for (i, x) in items.iter().enumerate() {
+        if items[..i].contains(x) {
+            return Err(CgklError::config(
+                flag,
+                x,
+                format!(
+                    "appears twice; give every {} once",
+                    &flag[2..flag.len() - 1]
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Validates every run of the sweep before any work starts: job `(value, mode, projection)` is
@@ -177,16 +223,47 @@ pub fn plan(base: &Config, spec: &SweepSpec) -> Result<Vec<Job>> {
             "needs at least one value, one mode and one projection kind",
         ));
     }
+    check_once("--values", &spec.values)?;
+    check_once("--modes", &spec.modes)?;
+    check_once("--projections", &spec.projections)?;
     let base_toml = base.to_toml();
-    let mut jobs = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for v in &spec.values {
         for &mode in &spec.modes {
             for &projection in &spec.projections {
                 let ov = [format!("{}={}", spec.param, v), format!("flow.mode={mode}")];
                 let cfg = Config::from_toml_with_overrides(&base_toml, &ov)?;
+                // two spellings of one value (0.01 and 1e-2) would run the same run twice
+                if let Some((w, ..)) = jobs
+                    .iter()
+                    .find(|(_, m, p, pb)| (*m, *p) == (mode, projection) && pb.config == cfg)
+                {
+                    return Err(CgklError::config(
+                        "--values",
+                        format!("{w},{v}"),
+                        format!(
+                            "{w} and {v} give the same {}; give each value once",
+                            spec.param
+                        ),
+                    ));
+                }
                 jobs.push((v.clone(), mode, projection, cfg.validate()?));
             }
         }
+    }
+    let names: Vec<String> = jobs
+        .iter()
+        .map(|(v, m, p, _)| run_name(spec, *m, *p, v))
+        .collect();
+    if let Some(i) = (0..names.len()).find(|&i| names[..i].contains(&names[i])) {
+        return Err(CgklError::config(
+            "--values",
+            &jobs[i].0,
+            format!(
+                "gives the run name {} twice; give each value once",
+                names[i]
+            ),
+        ));
     }
     Ok(jobs)
 }
