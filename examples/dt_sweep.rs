@@ -8,7 +8,6 @@
 
 mod common;
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
-use clap::Parser;
 use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 
 fn main() {

@@ -8,7 +8,6 @@
 
 mod common;
 use cgkl::sweep::SweepEvent;
-use clap::Parser;
 use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 use common::lyapunov::{run_lyapunov_study, LyapunovPlan};
 

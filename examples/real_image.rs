@@ -15,7 +15,6 @@ mod common;
 use cgkl::plot::{image_row, ImagePanel};
 use cgkl::problem::{Projection, RunResult};
 use cgkl::sweep::{format_summary, run_sweep, SweepSpec};
-use clap::Parser;
 use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 use std::path::Path;
 

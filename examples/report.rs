@@ -11,7 +11,6 @@
 mod common;
 use anyhow::Context;
 use cgkl::sweep::{run_sweep, SweepEvent, SweepSpec};
-use clap::Parser;
 use common::app::summary::{orders_table, summary_table};
 use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 use common::app::table::Table;

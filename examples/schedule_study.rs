@@ -10,7 +10,6 @@
 
 mod common;
 use cgkl::sweep::SweepEvent;
-use clap::Parser;
 use common::app::support::{exit_on_error, progress_for, ExampleArgs};
 use common::schedule_study::{run_schedule_study, SchedulePlan, SCHEDULES};
 

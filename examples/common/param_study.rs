@@ -141,7 +141,6 @@ pub fn param_study_main(
     label: &str,
 ) -> anyhow::Result<()> {
     use cgkl::sweep::{run_sweep, SweepSpec};
-    use clap::Parser;
     let args = super::app::support::parse_args::<super::app::support::ExampleArgs>();
     let (text, ov) = args.prepare()?;
     let spec = SweepSpec {
