@@ -60,6 +60,7 @@ impl Partition {
             )));
         }
         let m = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+        check_dense(&labels)?;
         let mut seen = vec![false; m];
         for &l in &labels {
             seen[l as usize] = true;
@@ -117,6 +118,35 @@ impl Partition {
     pub fn same_block(&self, i: usize, k: usize) -> bool {
         self.labels[i] == self.labels[k]
     }
+}
+
+/// Checks that `labels` uses every label 0…m−1 (m = largest + 1) and returns m, in
+/// O(n log n) time and O(n) memory whatever the labels' values: a label beyond the number of
+/// cells cannot be dense, and is refused before anything of size m is allocated (one stray
+/// label of 2³²−1 would otherwise cost 2³² × cells).
+pub fn check_dense(labels: &[u32]) -> Result<usize> {
+    let Some(&max) = labels.iter().max() else {
+        return Ok(0);
+    };
+    let m = max as usize + 1;
+    let gap = |j: usize| {
+        CgklError::Data(format!(
+            "label image uses labels up to {max} but label {j} never occurs; relabel to 0…m−1 without gaps"
+        ))
+    };
+    let mut distinct = labels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() == m {
+        return Ok(m);
+    }
+    // the first missing label
+    let j = distinct
+        .iter()
+        .enumerate()
+        .find(|&(i, &l)| l as usize != i)
+        .map_or(distinct.len(), |(i, _)| i);
+    Err(gap(j))
 }
 
 #[cfg(test)]

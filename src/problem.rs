@@ -421,17 +421,21 @@ fn build_partition(cfg: &PartitionConfig, grid: Grid) -> Result<Partition> {
         PartitionConfig::Tiles { bx, by } => Partition::tiles(grid, *bx, *by),
         PartitionConfig::Labels { file, dataset } => {
             let lab = crate::io::image::load_labels(std::path::Path::new(file), dataset)?;
+            // 0…m−1 without gaps, checked before any work of size m
+            let m = crate::partition::check_dense(&lab.labels).map_err(|e| match e {
+                CgklError::Data(msg) => CgklError::Data(format!("{file}: {msg}")),
+                other => other,
+            })?;
             let same = (lab.width, lab.height) == (grid.nx, grid.ny);
             let labels = if same {
                 lab.labels
             } else {
                 let resampled = crate::io::image::resample_labels(&lab, grid.nx, grid.ny);
                 // a region smaller than a cell can vanish, also the highest labels
-                let m = lab.labels.iter().max().map_or(0, |&l| l as usize + 1);
                 let mut seen = vec![false; m];
                 resampled.iter().for_each(|&l| seen[l as usize] = true);
                 let lost: Vec<String> = (0..m)
-                    .filter(|&j| !seen[j] && lab.labels.contains(&(j as u32)))
+                    .filter(|&j| !seen[j])
                     .map(|j| j.to_string())
                     .collect();
                 if !lost.is_empty() {
