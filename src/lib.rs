@@ -47,6 +47,7 @@ pub mod io;
 pub mod kl;
 pub mod limit;
 pub mod linsolve;
+pub mod memory;
 pub(crate) mod monotone_root;
 pub mod observe;
 pub mod oracle;

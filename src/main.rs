@@ -437,6 +437,7 @@ fn sweep_shard(
     let base = cgkl::sweep::base_config(text, set, spec)?;
     let jobs = cgkl::sweep::plan(&base, spec)?;
     let select = shard.select(jobs.len())?;
+    cgkl::sweep::check_memory(&jobs, &select)?;
     let out = out.unwrap_or_else(|| shard.default_out());
     check_out(&out, force)?;
     let ckpt = checkpoint_dir(&out);
@@ -621,6 +622,7 @@ fn run() -> anyhow::Result<()> {
             let out = out.unwrap_or_else(|| PathBuf::from("out/sweep.h5"));
             let base = cgkl::sweep::base_config(&text, &cfg.set, &spec)?;
             let jobs = cgkl::sweep::plan(&base, &spec)?;
+            cgkl::sweep::check_memory(&jobs, &(0..jobs.len()).collect::<Vec<_>>())?;
             check_out(&out, force)?;
             let ckpt = checkpoint_dir(&out);
             let finished = open_checkpoint(&ckpt, &jobs, &spec, resume, force)?;

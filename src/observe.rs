@@ -95,6 +95,11 @@ pub struct Collect {
 }
 
 impl Collect {
+    /// Whether this collector keeps the snapshots (and so the run's memory grows with K).
+    pub fn keeps_snapshots(&self) -> bool {
+        self.keep_snapshots
+    }
+
     /// Keeps records and snapshots.
     pub fn all() -> Self {
         Self {

@@ -599,12 +599,42 @@ impl Problem {
         self.run_collecting(projection, Collect::records_only(), observers)
     }
 
+    /// Float64 values per cell of a run's working set (generator, integrator, diagnostics): a
+    /// floor for [`Problem::memory_estimate`] (a resolved run's LU fill comes on top).
+    pub const WORK_F64_PER_CELL: usize = 32;
+
+    /// Estimated bytes of one run: [`Problem::WORK_F64_PER_CELL`] per cell, the §7 and post-step
+    /// records of every step, and with `keep_snapshots` the K snapshots (and currents, about two
+    /// values per cell) it keeps in memory.
+    pub fn memory_estimate(&self, keep_snapshots: bool) -> u64 {
+        let n = self.grid.n();
+        let steps = self.times.len();
+        let m = self.partition.m();
+        let per_step = std::mem::size_of::<crate::diagnostics::StepRecord>()
+            + 8 * m
+            + std::mem::size_of::<crate::post_step::PostRecord>();
+        let mut bytes = crate::memory::f64s(Self::WORK_F64_PER_CELL, n, 1)
+            .saturating_add((steps as u64).saturating_mul(per_step as u64));
+        if keep_snapshots {
+            let k = self.config.output.snapshots.max(2);
+            let per_cell = if self.config.output.currents { 3 } else { 1 };
+            bytes = bytes.saturating_add(crate::memory::f64s(k, n, per_cell));
+        }
+        bytes
+    }
+
     fn run_collecting(
         &self,
         projection: Projection,
         mut collect: Collect,
         observers: &mut [&mut dyn Observer],
     ) -> Result<RunResult> {
+        crate::memory::check_fits(
+            "output.snapshots",
+            "this run in memory",
+            self.memory_estimate(collect.keeps_snapshots()),
+            "lower output.snapshots or the grid size, or stream the run to its file (cgkl run)",
+        )?;
         let start = Instant::now();
         let mode = self.config.flow.mode;
         let mut g = self.generator()?;

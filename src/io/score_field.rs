@@ -168,6 +168,13 @@ impl ScoreField {
             ));
         }
         check_size(&src, k, nx, ny)?;
+        // read as float64, then held by the field: twice the declared values, before reading
+        crate::memory::check_fits(
+            "score.file",
+            &format!("{src}: its K × ny × nx = {k} × {ny} × {nx} values"),
+            crate::memory::f64s(k, nx * ny, 2),
+            "use fewer times in the score field or a coarser grid",
+        )?;
         let (_, log_q) =
             h5util::read_f64_nd(&file, "log_q").map_err(|e| read_err(&src, "log_q", e))?;
         Self::from_arrays(t, log_q, nx, ny, &src)

@@ -196,6 +196,23 @@ pub fn base_config(text: &str, overrides: &[String], spec: &SweepSpec) -> Result
     }
 }
 
+/// Refuses the runs `select` of `jobs` when, kept in memory together until the sweep's (or
+/// shard's) file is written, they would not fit ([`crate::memory::check_fits`]).
+pub fn check_memory(jobs: &[Job], select: &[usize]) -> Result<()> {
+    let total = select.iter().fold(0u64, |acc, &k| {
+        acc.saturating_add(jobs[k].3.memory_estimate(true))
+    });
+    crate::memory::check_fits(
+        "output.snapshots",
+        &format!(
+            "the {} runs of this sweep, kept until its file is written",
+            select.len()
+        ),
+        total,
+        "lower output.snapshots or the grid size, or split the sweep into shards (--shard K/N)",
+    )
+}
+
 /// Refuses an item given twice in a list flag (`--values`, `--modes`, `--projections`).
 fn check_once<T: PartialEq + std::fmt::Display>(flag: &str, items: &[T]) -> Result<()> {
     for (i, x) in items.iter().enumerate() {
@@ -311,6 +328,7 @@ pub fn run_sweep_resumable(
 ) -> Result<SweepResult> {
     let start = std::time::Instant::now();
     let jobs = plan(base, spec)?;
+    check_memory(&jobs, &(0..jobs.len()).collect::<Vec<_>>())?;
     let Resume { finished, on_run } = resume;
     if let Some(&k) = finished.keys().find(|&&k| k >= jobs.len()) {
         return Err(CgklError::config(
@@ -373,6 +391,7 @@ pub fn run_selected(
             format!("selected run index beyond the {} planned runs", jobs.len()),
         ));
     }
+    check_memory(&jobs, select)?;
     if let Some(&k) = finished.keys().find(|k| !select.contains(k)) {
         return Err(CgklError::config(
             "sweep",
