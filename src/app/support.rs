@@ -50,17 +50,28 @@ pub fn parse_args<T: clap::Parser>() -> T {
     }
 }
 
-/// clap's rendered error on one line: its first line without `error: `, then any `tip:` lines,
-/// then a pointer to `--help`.
+/// clap's rendered error on one line: its message without `error: ` (with the lines that
+/// continue it, e.g. the missing arguments after "…were not provided:"), then any `tip:` lines,
+/// then a pointer to `--help`; the usage block is dropped.
 fn one_line_clap(rendered: &str) -> String {
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("invalid arguments");
-    let mut parts = vec![first.strip_prefix("error: ").unwrap_or(first).to_string()];
-    parts.extend(
-        lines
-            .filter(|l| l.starts_with("tip:"))
-            .map(|l| l.to_string()),
-    );
+    let mut msg: Vec<String> = Vec::new();
+    let mut tips: Vec<String> = Vec::new();
+    for l in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        if l.starts_with("tip:") {
+            tips.push(l.to_string());
+        } else {
+            msg.push(l.strip_prefix("error: ").unwrap_or(l).to_string());
+        }
+    }
+    let mut parts = vec![if msg.is_empty() {
+        "invalid arguments".to_string()
+    } else {
+        msg.join(" ")
+    }];
+    parts.extend(tips);
     parts.push("see --help".into());
     parts.join("; ")
 }
