@@ -167,8 +167,30 @@ pub fn run_name(spec: &SweepSpec, mode: FlowMode, projection: Projection, value:
     }
 }
 
-/// Validates every run of the sweep before any work starts: job `(value, mode, projection)` is
-/// `base` with `param=value` and `flow.mode=mode` set ([`Config::with_overrides`]).
+/// The configs of the sweep's runs, in job order (value, then mode, then projection), not
+/// validated: job `(value, mode, projection)` is `base` with `param=value` and `flow.mode=mode`
+/// set ([`Config::with_overrides`]). Lazy, so [`plan`] stops at the first bad one; also read to
+/// find the input files of every run before any is loaded
+/// ([`crate::io::inputs::InputFile::of_config`]).
+pub fn planned_configs<'a>(
+    base: &Config,
+    spec: &'a SweepSpec,
+) -> impl Iterator<Item = (&'a str, FlowMode, Projection, Result<Config>)> + 'a {
+    let base_toml = base.to_toml();
+    spec.values.iter().flat_map(move |v| {
+        let base_toml = base_toml.clone();
+        spec.modes.iter().flat_map(move |&mode| {
+            let base_toml = base_toml.clone();
+            spec.projections.iter().map(move |&projection| {
+                let ov = [format!("{}={}", spec.param, v), format!("flow.mode={mode}")];
+                let cfg = Config::from_toml_with_overrides(&base_toml, &ov);
+                (v.as_str(), mode, projection, cfg)
+            })
+        })
+    })
+}
+
+/// Validates every run of the sweep before any work starts: the jobs of [`planned_configs`].
 pub fn plan(base: &Config, spec: &SweepSpec) -> Result<Vec<Job>> {
     if spec.values.is_empty() || spec.modes.is_empty() || spec.projections.is_empty() {
         return Err(CgklError::config(
@@ -177,16 +199,9 @@ pub fn plan(base: &Config, spec: &SweepSpec) -> Result<Vec<Job>> {
             "needs at least one value, one mode and one projection kind",
         ));
     }
-    let base_toml = base.to_toml();
     let mut jobs = Vec::new();
-    for v in &spec.values {
-        for &mode in &spec.modes {
-            for &projection in &spec.projections {
-                let ov = [format!("{}={}", spec.param, v), format!("flow.mode={mode}")];
-                let cfg = Config::from_toml_with_overrides(&base_toml, &ov)?;
-                jobs.push((v.clone(), mode, projection, cfg.validate()?));
-            }
-        }
+    for (v, mode, projection, cfg) in planned_configs(base, spec) {
+        jobs.push((v.to_string(), mode, projection, cfg?.validate()?));
     }
     Ok(jobs)
 }
