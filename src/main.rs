@@ -5,6 +5,9 @@ use anyhow::Context;
 // shared with the examples (examples/common/ mounts it), which use parts the binary does not
 #[allow(dead_code)]
 mod app;
+// binary only (the examples mount `app` without it)
+#[path = "app/h5check.rs"]
+mod h5check;
 
 use app::support::{exit_on_error, install_threads, print_out, progress_for, read_config_text};
 use cgkl::config::{Config, FlowMode, DEFAULT_CONFIG_TOML};
@@ -182,6 +185,9 @@ impl std::fmt::Display for BrelaxMethod {
 }
 
 fn main() {
+    if let Some(status) = h5check::child_if_asked() {
+        std::process::exit(status);
+    }
     exit_on_error(run());
 }
 
@@ -331,6 +337,7 @@ fn open_checkpoint(
     ckpt: &Path,
     jobs: &[Job],
     spec: &SweepSpec,
+    (text, set): (&str, &[String]),
     resume: bool,
     force: bool,
 ) -> anyhow::Result<BTreeMap<usize, cgkl::problem::RunResult>> {
@@ -351,6 +358,7 @@ fn open_checkpoint(
     let mut finished = BTreeMap::new();
     if resume {
         if ckpt.is_dir() {
+            h5check::checkpoints(ckpt, text, set, spec)?;
             finished = checkpoint::load(ckpt, jobs, spec)?;
         } else {
             eprintln!(
@@ -435,13 +443,14 @@ fn sweep_shard(
     let shard = Shard::parse(shard)?;
     let start = std::time::Instant::now();
     let base = cgkl::sweep::base_config(text, set, spec)?;
+    h5check::config_inputs(text, set, &base, Some(spec))?;
     let jobs = cgkl::sweep::plan(&base, spec)?;
     let select = shard.select(jobs.len())?;
     cgkl::sweep::check_memory(&jobs, &select)?;
     let out = out.unwrap_or_else(|| shard.default_out());
     check_out(&out, force)?;
     let ckpt = checkpoint_dir(&out);
-    let finished = open_checkpoint(&ckpt, &jobs, spec, resume, force)?;
+    let finished = open_checkpoint(&ckpt, &jobs, spec, (text, set), resume, force)?;
     if let Some(&j) = finished.keys().find(|&&j| !shard.contains(j)) {
         return Err(CgklError::Io {
             path: ckpt.display().to_string(),
@@ -528,6 +537,7 @@ fn merge(shards: &[PathBuf], out: &Path, force: bool) -> anyhow::Result<()> {
         }
     }
     check_out(out, force)?;
+    h5check::shards(shards)?;
     let loaded = cgkl::shard::load_shards(shards)?;
     eprintln!(
         "merge: {} runs from {} shards{}",
@@ -571,7 +581,8 @@ fn run() -> anyhow::Result<()> {
             baseline,
             force,
         } => {
-            let (_, config) = load(&cfg)?;
+            let (text, config) = load(&cfg)?;
+            h5check::config_inputs(&text, &cfg.set, &config, None)?;
             let pb = config.validate()?;
             check_out(&out, force)?;
             if let Some(w) = &pb.warning {
@@ -621,11 +632,12 @@ fn run() -> anyhow::Result<()> {
             }
             let out = out.unwrap_or_else(|| PathBuf::from("out/sweep.h5"));
             let base = cgkl::sweep::base_config(&text, &cfg.set, &spec)?;
+            h5check::config_inputs(&text, &cfg.set, &base, Some(&spec))?;
             let jobs = cgkl::sweep::plan(&base, &spec)?;
             cgkl::sweep::check_memory(&jobs, &(0..jobs.len()).collect::<Vec<_>>())?;
             check_out(&out, force)?;
             let ckpt = checkpoint_dir(&out);
-            let finished = open_checkpoint(&ckpt, &jobs, &spec, resume, force)?;
+            let finished = open_checkpoint(&ckpt, &jobs, &spec, (&text, &cfg.set), resume, force)?;
             let (todo, total) = pending(&jobs, 0..jobs.len(), &finished);
             let restored = if finished.is_empty() {
                 String::new()
@@ -709,6 +721,7 @@ fn run() -> anyhow::Result<()> {
         }
         Cmd::Inspect { file } => {
             check_in(&file)?;
+            h5check::inspect(&file)?;
             print_out(&cgkl::io::inspect::inspect(&file)?)?
         }
         Cmd::Config => print_out(DEFAULT_CONFIG_TOML)?,

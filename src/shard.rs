@@ -150,6 +150,12 @@ fn open(path: &Path) -> Result<hdf5::File> {
     crate::io::open_h5(path, "pass the shard files written by cgkl sweep --shard")
 }
 
+/// The metadata of shard file `path`, read and checked as [`load_shards`] reads it (the sweep it
+/// belongs to: [`ShardMeta::base`] and `spec`).
+pub fn read_shard_meta(path: &Path) -> Result<ShardMeta> {
+    read_shard_file(path).map(|s| s.meta)
+}
+
 fn read_shard_file(path: &Path) -> Result<ShardFile> {
     let f = open(path)?;
     let root: &hdf5::Group = &f;
@@ -318,6 +324,14 @@ impl Shards {
 /// projections, n, cgkl version), every shard 1…n must be given exactly once and hold all of
 /// its runs, each stored with the config the sweep plans.
 pub fn load_shards(files: &[PathBuf]) -> Result<Shards> {
+    load_shards_observed(files, &|_| {})
+}
+
+/// [`load_shards`], calling `before_open(file)` before each shard file is opened (each is
+/// opened twice: for its metadata, all files first, then for its runs); the `cgkl` binary reads
+/// the shards this way in a child process first, to name the file that crashes the HDF5
+/// library.
+pub fn load_shards_observed(files: &[PathBuf], before_open: &dyn Fn(&Path)) -> Result<Shards> {
     let start = std::time::Instant::now();
     let Some(first) = files.first() else {
         return Err(CgklError::config(
@@ -328,7 +342,10 @@ pub fn load_shards(files: &[PathBuf]) -> Result<Shards> {
     };
     let shards = files
         .iter()
-        .map(|p| read_shard_file(p))
+        .map(|p| {
+            before_open(p);
+            read_shard_file(p)
+        })
         .collect::<Result<Vec<_>>>()?;
     let a = &shards[0];
     for b in &shards[1..] {
@@ -391,6 +408,7 @@ pub fn load_shards(files: &[PathBuf]) -> Result<Shards> {
     }
     let mut finished = BTreeMap::new();
     for s in by_k.values() {
+        before_open(&s.path);
         let f = open(&s.path)?;
         let root: &hdf5::Group = &f;
         let rerun = format!(

@@ -230,8 +230,30 @@ fn check_once<T: PartialEq + std::fmt::Display>(flag: &str, items: &[T]) -> Resu
     Ok(())
 }
 
-/// Validates every run of the sweep before any work starts: job `(value, mode, projection)` is
-/// `base` with `param=value` and `flow.mode=mode` set ([`Config::with_overrides`]).
+/// The configs of the sweep's runs, in job order (value, then mode, then projection), not
+/// validated: job `(value, mode, projection)` is `base` with `param=value` and `flow.mode=mode`
+/// set ([`Config::with_overrides`]). Lazy, so [`plan`] stops at the first bad one; also read to
+/// find the input files of every run before any is loaded
+/// ([`crate::io::input::InputReader::of_config`]).
+pub fn planned_configs<'a>(
+    base: &Config,
+    spec: &'a SweepSpec,
+) -> impl Iterator<Item = (&'a str, FlowMode, Projection, Result<Config>)> + 'a {
+    let base_toml = base.to_toml();
+    spec.values.iter().flat_map(move |v| {
+        let base_toml = base_toml.clone();
+        spec.modes.iter().flat_map(move |&mode| {
+            let base_toml = base_toml.clone();
+            spec.projections.iter().map(move |&projection| {
+                let ov = [format!("{}={}", spec.param, v), format!("flow.mode={mode}")];
+                let cfg = Config::from_toml_with_overrides(&base_toml, &ov);
+                (v.as_str(), mode, projection, cfg)
+            })
+        })
+    })
+}
+
+/// Validates every run of the sweep before any work starts: the jobs of [`planned_configs`].
 pub fn plan(base: &Config, spec: &SweepSpec) -> Result<Vec<Job>> {
     if spec.values.is_empty() || spec.modes.is_empty() || spec.projections.is_empty() {
         return Err(CgklError::config(
@@ -243,30 +265,24 @@ pub fn plan(base: &Config, spec: &SweepSpec) -> Result<Vec<Job>> {
     check_once("--values", &spec.values)?;
     check_once("--modes", &spec.modes)?;
     check_once("--projections", &spec.projections)?;
-    let base_toml = base.to_toml();
     let mut jobs: Vec<Job> = Vec::new();
-    for v in &spec.values {
-        for &mode in &spec.modes {
-            for &projection in &spec.projections {
-                let ov = [format!("{}={}", spec.param, v), format!("flow.mode={mode}")];
-                let cfg = Config::from_toml_with_overrides(&base_toml, &ov)?;
-                // two spellings of one value (0.01 and 1e-2) would run the same run twice
-                if let Some((w, ..)) = jobs
-                    .iter()
-                    .find(|(_, m, p, pb)| (*m, *p) == (mode, projection) && pb.config == cfg)
-                {
-                    return Err(CgklError::config(
-                        "--values",
-                        format!("{w},{v}"),
-                        format!(
-                            "{w} and {v} give the same {}; give each value once",
-                            spec.param
-                        ),
-                    ));
-                }
-                jobs.push((v.clone(), mode, projection, cfg.validate()?));
-            }
+    for (v, mode, projection, cfg) in planned_configs(base, spec) {
+        let cfg = cfg?;
+        // two spellings of one value (0.01 and 1e-2) would run the same run twice
+        if let Some((w, ..)) = jobs
+            .iter()
+            .find(|(_, m, p, pb)| (*m, *p) == (mode, projection) && pb.config == cfg)
+        {
+            return Err(CgklError::config(
+                "--values",
+                format!("{w},{v}"),
+                format!(
+                    "{w} and {v} give the same {}; give each value once",
+                    spec.param
+                ),
+            ));
         }
+        jobs.push((v.to_string(), mode, projection, cfg.validate()?));
     }
     let names: Vec<String> = jobs
         .iter()

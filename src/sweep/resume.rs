@@ -119,6 +119,19 @@ pub fn load(dir: &Path, jobs: &[Job], spec: &SweepSpec) -> Result<BTreeMap<usize
             }
         }
     }
+    read_checkpoints(dir, jobs, spec, &|_| {})
+}
+
+/// [`load`] without removing leftover temp files, calling `before_open(file)` before each
+/// checkpoint file is opened (in the order [`load`] opens them: [`finished_files`]); the `cgkl`
+/// binary reads the files this way in a child process first, to name the file that crashes
+/// the HDF5 library.
+pub fn read_checkpoints(
+    dir: &Path,
+    jobs: &[Job],
+    spec: &SweepSpec,
+    before_open: &dyn Fn(&Path),
+) -> Result<BTreeMap<usize, RunResult>> {
     let start_over = format!(
         "delete {} (or pass --force instead of --resume) to start the sweep over",
         dir.display()
@@ -130,6 +143,7 @@ pub fn load(dir: &Path, jobs: &[Job], spec: &SweepSpec) -> Result<BTreeMap<usize
     };
     let mut out = BTreeMap::new();
     for path in finished_files(dir)? {
+        before_open(&path);
         let f = crate::io::open_h5(
             &path,
             "a broken checkpoint: delete this file to run it again",
