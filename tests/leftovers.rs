@@ -1,7 +1,8 @@
 //! Issue 17 item 14: no leftovers. The temporary file of a process that died while writing
 //! (`kill -9` during the final write) is removed by the next write of the same target, also by
-//! `--resume`; a checkpoint folder that is a symbolic link is refused up front instead of
-//! leaving the runs in the link's target after the sweep.
+//! `--resume`; a temporary file whose HDF5 creation fails (a full disk) is removed; a checkpoint
+//! folder that is a symbolic link is refused up front instead of leaving the runs in the link's
+//! target after the sweep.
 
 mod common;
 
@@ -95,5 +96,41 @@ fn a_symlinked_checkpoint_folder_is_refused() {
     refused(&o, &["symbolic link", "s.h5.partial"]);
     assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
     assert!(!d.join("out/s.h5").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_temp_file_whose_creation_fails_is_removed() {
+    let d = dir("full");
+    // a file-size limit of 0 (SIGXFSZ ignored): the empty temp file is made, HDF5's first write
+    // fails with EFBIG as on a full disk
+    let cmd = format!(
+        "trap '' XFSZ; ulimit -f 0 || exit 77; exec {} \"$@\"",
+        env!("CARGO_BIN_EXE_cgkl")
+    );
+    let o = {
+        let _g = common::fork_guard();
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&cmd)
+            .arg("cgkl")
+            .args(args(&["run"], "out/r.h5"))
+            .current_dir(&d)
+            .output()
+            .unwrap()
+    };
+    if o.status.code() == Some(77) {
+        eprintln!("note: cannot set a file-size limit here; case skipped");
+        return;
+    }
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && o.status.code() != Some(101), "{err}");
+    assert!(
+        err.starts_with("error:") && err.contains("File too large"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&d);
 }

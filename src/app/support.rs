@@ -25,7 +25,13 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
 pub fn exit_on_error(r: anyhow::Result<()>) {
     if let Err(e) = r {
         let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-        eprintln!("error: {}", msg.join(": ").replace('\n', " "));
+        // not eprintln!: an unwritable stderr (a full disk) must not turn the error into a panic
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {}",
+            msg.join(": ").replace('\n', " ")
+        );
         std::process::exit(exit_code(&e));
     }
 }
