@@ -133,6 +133,12 @@ impl Formula {
         &self.text
     }
 
+    /// The formula quoted for a message: one line, control characters escaped, at most 80
+    /// characters.
+    pub fn shown(&self) -> String {
+        format!("\"{}\"", one_line(&self.text))
+    }
+
     /// True when the formula uses the time variable `t`.
     pub fn uses_t(&self) -> bool {
         self.slots.contains(&2)
