@@ -1,5 +1,6 @@
 //! Rate schedule β(t) ≥ 0 of the forward process (SPEC §4) and its integral `S(t) = ∫₀ᵗ β`.
 
+use crate::bounds::MAX_SCALE;
 use crate::error::{CgklError, Result};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,7 @@ impl Default for BetaSchedule {
 }
 
 impl BetaSchedule {
-    /// Checks β ≥ 0 and finite.
+    /// Checks β ≥ 0, finite and at most [`MAX_SCALE`] (10³⁰).
     pub fn validate(&self) -> Result<()> {
         let vals: &[(&str, f64)] = match self {
             BetaSchedule::Constant { value } => &[("forward.beta.value", *value)],
@@ -39,6 +40,17 @@ impl BetaSchedule {
         for &(k, v) in vals {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(CgklError::config(k, v, "β must be finite and ≥ 0"));
+            }
+            if v > MAX_SCALE {
+                return Err(CgklError::config(
+                    k,
+                    format!("{v:?}"),
+                    format!(
+                        "β must be ≤ {MAX_SCALE:e}: the reverse rates β·κ/h²·q̂(k)/q̂(i) must stay \
+                         finite; the noising depends on S(T) = ∫β only, so scale β down and \
+                         forward.horizon up (paper_toy: β = 1, T = 0.02)"
+                    ),
+                ));
             }
         }
         if let BetaSchedule::Constant { value } = self {

@@ -243,6 +243,20 @@ pub fn generator(l: usize) -> Result<Generator> {
 /// kind is built and advanced as in a resolved run.
 pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
     check_l(l)?;
+    if let IntegratorKind::Trbdf2Fixed { substeps } = kind {
+        // `cgkl brelax --method trbdf2 --steps N`: one factorisation, N steps of two solves
+        if substeps as f64 > crate::bounds::MAX_INNER_STEPS {
+            return Err(CgklError::config(
+                "--steps",
+                substeps,
+                format!(
+                    "at most {:e} TR-BDF2 steps (each two solves on the L×L grid); the error \
+                     falls like C/N² (C ≈ {TRBDF2_ERROR_CONSTANT}): use --rtol, or --method exact",
+                    crate::bounds::MAX_INNER_STEPS
+                ),
+            ));
+        }
+    }
     let start = Instant::now();
     let n = l * l;
     let mut p = vec![1.0 / n as f64; n];

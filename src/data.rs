@@ -1,6 +1,7 @@
 //! Data images and seeded noise (SPEC §1, §5, §8). Every generator returns a probability
 //! vector over the cells (row-major, `Σ p = 1`, all entries > 0).
 
+use crate::bounds::{MAX_CONTRAST, MAX_START_SIGMA};
 use crate::error::{CgklError, Result};
 use crate::grid::Grid;
 use crate::rng::SplitMix64;
@@ -45,6 +46,18 @@ pub fn textured_checkerboard(
             "data.contrast",
             contrast,
             "must be finite and > 0",
+        ));
+    }
+    if !(1.0 / MAX_CONTRAST..=MAX_CONTRAST).contains(&contrast) {
+        return Err(CgklError::config(
+            "data.contrast",
+            format!("{contrast:?}"),
+            format!(
+                "the bright:dark ratio must lie in [{:e}, {MAX_CONTRAST:e}]: the reverse rates \
+                 across a tile edge contain the ratio itself, and the dark tiles' mass must stay \
+                 representable (paper_toy: 4)",
+                1.0 / MAX_CONTRAST
+            ),
         ));
     }
     if !(0.0..1.0).contains(&amplitude) {
@@ -183,6 +196,15 @@ pub fn lognormal_noise(base: &[f64], sigma: f64, seed: u64) -> Result<Vec<f64>> 
             "start.sigma",
             sigma,
             "must be finite and ≥ 0",
+        ));
+    }
+    if sigma > MAX_START_SIGMA {
+        return Err(CgklError::config(
+            "start.sigma",
+            format!("{sigma:?}"),
+            format!(
+                "must be ≤ {MAX_START_SIGMA}: the noise exp(σ z) overflows beyond (paper_toy: 0.5)"
+            ),
         ));
     }
     let mut g = SplitMix64::new(seed, 1);

@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod beta;
+pub(crate) mod bounds;
 pub mod brelax;
 pub mod config;
 pub mod data;

@@ -330,6 +330,7 @@ impl LimitSolver {
     /// graded grid's longer first steps made that O(h) error visible (measured: ratios 1.4–7
     /// per halving instead of 10–19).
     pub fn solve(&mut self, pb: &Problem, steps: usize) -> Result<LimitResult> {
+        check_work(pb, steps)?;
         let mut p = pb.p0.clone();
         let mut proj = pb.projection()?;
         proj.project(&mut p);
@@ -461,6 +462,41 @@ impl LimitSolver {
         res.p = p;
         Ok(res)
     }
+}
+
+/// About how many products with G a [`LimitSolver::solve`] with `steps` Lawson–RK4 steps takes
+/// for a generator of largest exit rate `lambda`: four half-step exponentials per step, each
+/// uniformization at tolerance 1e-15 (the bisections at events come on top).
+pub fn estimated_products(horizon: f64, steps: usize, lambda: f64) -> f64 {
+    let k = steps.max(1);
+    let half = vec![0.5 * horizon / k as f64; 4 * k];
+    crate::integrator::IntegratorKind::Uniformization { tol: 1e-15 }
+        .inner_steps(&half, lambda, true)
+        .unwrap_or(f64::INFINITY)
+}
+
+/// Refuses a continuous-limit solve with `steps` Lawson–RK4 steps whose
+/// [`estimated_products`] exceed [`crate::bounds::MAX_INNER_STEPS`] (a config error naming
+/// forward.horizon, which with the rates sets the count).
+pub fn check_work(pb: &Problem, steps: usize) -> Result<()> {
+    let t = pb.config.forward.horizon;
+    let lambda = pb.largest_rate()?;
+    let count = estimated_products(t, steps, lambda);
+    if count <= crate::bounds::MAX_INNER_STEPS {
+        return Ok(());
+    }
+    Err(CgklError::config(
+        "forward.horizon",
+        format!("{t:?}"),
+        format!(
+            "the continuous-limit reference (Lawson–RK4, {steps} steps) would take about \
+             {count:.2e} products with G (4 half-step exponentials per step, T·Λ = {:.3e}, Λ = \
+             max|G_ii| = {lambda:.3e}), at most {:e}; use a shorter horizon or smaller rates (β, \
+             the score's neighbour ratios), or a sweep that is not a Δt sweep",
+            t * lambda,
+            crate::bounds::MAX_INNER_STEPS
+        ),
+    ))
 }
 
 /// p★(T) with `steps` and `2·steps` Lawson–RK4 steps over [0, T]; returns the finer result and

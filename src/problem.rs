@@ -2,6 +2,7 @@
 //! grid, partition, data, reference, start and projection times, plus the builders of the
 //! generator, integrator, post-step operators and diagnostics of a run.
 
+use crate::bounds::{self, MAX_SCALE, MAX_STEP_STIFFNESS, MIN_ETA, MIN_MOTION};
 use crate::config::{
     Config, DataConfig, FlowMode, NoiseBase, PartitionConfig, ScoreConfig, StartConfig,
 };
@@ -141,7 +142,19 @@ fn unit_interval(key: &str, v: f64) -> Result<()> {
 
 impl Config {
     /// Checks every value and builds the [`Problem`]; nothing is written before this succeeds.
+    /// Beyond the values themselves, the run they ask for must be one the numerics can take:
+    /// implicit steps within [`bounds::MAX_STEP_STIFFNESS`], a resolved run within
+    /// [`bounds::MAX_INNER_STEPS`] inner steps and an integrator that takes its generator.
     pub fn validate(&self) -> Result<Problem> {
+        let problem = self.build()?;
+        problem.check_run()?;
+        Ok(problem)
+    }
+
+    /// [`Self::validate`] without the checks of the run in the configured flow mode (step
+    /// stiffness, inner step count, the integrator's needs): the problem of the continuous-limit
+    /// references of a Δt sweep, which take neither the schedule's steps nor its integrator.
+    pub(crate) fn build(&self) -> Result<Problem> {
         // sizes beyond these would exhaust memory (the exact oracle keeps dense side × side
         // matrices; every step keeps a diagnostics record) instead of failing cleanly
         const MAX_SIDE: usize = 4096;
@@ -224,6 +237,17 @@ impl Config {
                     "SG needs η ∈ (0, 1]; for η = 0 use reverse.flux.kind = \"upwind\"",
                 ));
             }
+            if eta < MIN_ETA {
+                return Err(CgklError::config(
+                    "reverse.flux.eta",
+                    format!("{eta:?}"),
+                    format!(
+                        "SG needs η ≥ {MIN_ETA:e}: its exponent (1+η)/η overflows the rates' \
+                         arithmetic below, where SG equals upwind to within η·|Δ ln q̂|; use \
+                         reverse.flux.kind = \"upwind\""
+                    ),
+                ));
+            }
         }
         let potential = matches!(self.score, ScoreConfig::Potential { .. });
         if potential && self.reverse.flux != Flux::PotentialSg {
@@ -280,10 +304,11 @@ impl Config {
             }
             ScoreConfig::Formula { log_q } => {
                 let f = Formula::parse("score.log_q", log_q)?;
-                // fail now, not mid-run, where the formula is undefined at the ends
+                // fail now, not mid-run, where the formula is undefined at the ends or too steep
                 let mut buf = vec![0.0; grid.n()];
                 for tt in [0.0, t] {
                     f.eval_cells(grid, tt, &mut buf)?;
+                    check_log_steps("score.log_q", &f, grid, &buf, "ln q̂", tt)?;
                 }
             }
             ScoreConfig::Potential {
@@ -294,6 +319,7 @@ impl Config {
                 let mut buf = vec![0.0; grid.n()];
                 for tt in [0.0, t] {
                     f.eval_cells(grid, tt, &mut buf)?;
+                    check_log_steps("score.potential", &f, grid, &buf, "U", tt)?;
                 }
                 if !(diffusion.is_finite() && *diffusion > 0.0) {
                     return Err(CgklError::config(
@@ -302,7 +328,37 @@ impl Config {
                         "D must be finite and > 0",
                     ));
                 }
+                if *diffusion > MAX_SCALE {
+                    return Err(CgklError::config(
+                        "score.diffusion",
+                        format!("{diffusion:?}"),
+                        format!(
+                            "D must be ≤ {MAX_SCALE:e}: the rates D/h²·B(ΔU) must stay finite; \
+                             the flow depends on D·T only, so scale D down and forward.horizon up \
+                             (B-relax: D = 0.02, T = 0.5)"
+                        ),
+                    ));
+                }
             }
+        }
+        // T·Λ_diff: below MIN_MOTION nothing moves beyond round-off (and a denormal T makes
+        // the projection times coincide)
+        let (scale, scale_name) = self.rate_scale();
+        let lam_diff = bounds::diffusive_rate(grid.nx, grid.ny, scale);
+        let motion = t * lam_diff;
+        if motion.is_nan() || motion < MIN_MOTION {
+            return Err(CgklError::config(
+                "forward.horizon",
+                format!("{t:?}"),
+                format!(
+                    "T·Λ_diff = T·4c/h² = {:.3e} (c = {scale_name} = {scale:?}, 1/h = {}) is below \
+                     {MIN_MOTION:e}: the reverse flow would move no mass beyond round-off and the \
+                     projection times would not be distinct; use T ≥ {:.2e} (paper_toy: 0.02)",
+                    t * lam_diff,
+                    grid.nx.max(grid.ny),
+                    MIN_MOTION / lam_diff
+                ),
+            ));
         }
         let delta = self.projection.delta;
         if delta.is_nan() || delta < 0.0 {
@@ -340,7 +396,9 @@ impl Config {
             DataConfig::Image { file, floor } => data::image_data(grid, file, *floor)?,
             DataConfig::Formula { log_q } => data::formula_data(grid, log_q)?,
         };
+        self.check_data_blocks(&part, &q0)?;
         let reference = Reference::new(&part, q0.clone())?;
+        self.check_score_field(grid, &q0)?;
         let mut oracle = self.forward_oracle_for(&part, &q0, self.forward.eps_fwd)?;
         let p0 = match &self.start {
             StartConfig::Noise { base, sigma, seed } => {
@@ -384,12 +442,6 @@ impl Config {
             score_field,
             inputs: self.input_files()?,
         };
-        // an integrator that cannot take this generator (a moving one, upwind) fails here,
-        // before any work, not at the first step
-        let integrator = &self.flow.integrator;
-        if self.flow.mode == FlowMode::Resolved && integrator.has_generator_needs() {
-            integrator.check_generator(&problem.generator()?)?;
-        }
         Ok(problem)
     }
 
@@ -408,9 +460,137 @@ impl Config {
         Ok(v)
     }
 
+    /// The scale c of the reverse rates and its name: max β(t) over [0, T], or D for a
+    /// potential problem.
+    fn rate_scale(&self) -> (f64, &'static str) {
+        match (&self.score, self.forward.beta) {
+            (ScoreConfig::Potential { diffusion, .. }, _) => (*diffusion, "D"),
+            (_, crate::beta::BetaSchedule::Constant { value }) => (value, "β"),
+            (_, crate::beta::BetaSchedule::Linear { min, max }) => (min.max(max), "max β"),
+        }
+    }
+
+    /// Every block of the data must keep mass (the reference box needs w_ref_j > 0): refused
+    /// naming the data key that sets it.
+    fn check_data_blocks(&self, part: &Partition, q0: &[f64]) -> Result<()> {
+        let w = part.block_masses(q0);
+        let Some(j) = w.iter().position(|&w| w.is_nan() || w <= 0.0) else {
+            return Ok(());
+        };
+        let (key, value, fix) = match &self.data {
+            DataConfig::Image { floor, .. } => (
+                "data.floor",
+                format!("{floor:?}"),
+                "raise data.floor (default 1e-3) so that black regions keep a small mass",
+            ),
+            DataConfig::Checkerboard { contrast } | DataConfig::Textured { contrast, .. } => (
+                "data.contrast",
+                format!("{contrast:?}"),
+                "use a bright:dark ratio closer to 1 (paper_toy: 4)",
+            ),
+            DataConfig::Formula { log_q } => (
+                "data.log_q",
+                format!("\"{}\"", crate::error::one_line(log_q)),
+                "flatten the formula so that every block keeps a positive mass",
+            ),
+            DataConfig::Brelax => ("data.kind", "\"brelax\"".to_string(), "report this bug"),
+        };
+        Err(CgklError::config(
+            key,
+            value,
+            format!(
+                "block {j} of the data has no mass (w_ref_{j} = {}); {fix}",
+                w[j]
+            ),
+        ))
+    }
+
+    /// The score's field at t = 0 (ln q0, plus σξ for a perturbed score) must keep neighbouring
+    /// cells within [`bounds::MAX_LOG_STEP`]: refused naming the key that sets it. (Formula and
+    /// potential scores are checked where they are evaluated, external fields when loaded.)
+    fn check_score_field(&self, grid: Grid, q0: &[f64]) -> Result<()> {
+        let (perturbation, score_key) = match &self.score {
+            ScoreConfig::Oracle | ScoreConfig::Misspecified { .. } => (None, None),
+            ScoreConfig::Perturbed {
+                sigma,
+                corr_len,
+                seed,
+            } => (Some((*sigma, *corr_len, *seed)), Some("score.sigma")),
+            _ => return Ok(()),
+        };
+        let mut phi: Vec<f64> = q0.iter().map(|q| q.ln()).collect();
+        if let Some(msg) = bounds::log_step_problem(grid.nx, grid.ny, &phi, "ln q0") {
+            let (key, value) = match &self.data {
+                DataConfig::Image { floor, .. } => ("data.floor", format!("{floor:?}")),
+                DataConfig::Checkerboard { contrast } | DataConfig::Textured { contrast, .. } => {
+                    ("data.contrast", format!("{contrast:?}"))
+                }
+                DataConfig::Formula { log_q } => (
+                    "data.log_q",
+                    format!("\"{}\"", crate::error::one_line(log_q)),
+                ),
+                DataConfig::Brelax => ("data.kind", "\"brelax\"".to_string()),
+            };
+            return Err(CgklError::config(
+                key,
+                value,
+                format!(
+                    "{msg}; the score at t = 0 is ln q0 (score.kind = \"{}\"): make the data \
+                     smoother",
+                    score_kind(&self.score)
+                ),
+            ));
+        }
+        if let (Some((sigma, corr_len, seed)), Some(key)) = (perturbation, score_key) {
+            let xi = data::smooth_field(grid, corr_len, seed)?;
+            phi.iter_mut().zip(&xi).for_each(|(p, x)| *p += sigma * x);
+            if let Some(msg) = bounds::log_step_problem(grid.nx, grid.ny, &phi, "ln q̂ = ln q0 + σξ")
+            {
+                return Err(CgklError::config(
+                    key,
+                    format!("{sigma:?}"),
+                    format!("{msg}; use a smaller σ or a longer score.corr_len"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The forward oracle of the data with conductance ε across blocks.
     fn forward_oracle_for(&self, part: &Partition, q0: &[f64], eps: f64) -> Result<ForwardOracle> {
         ForwardOracle::new(part, q0, eps, self.forward.beta, self.forward.horizon)
+    }
+}
+
+/// The config spelling of the score kind (`score.kind`).
+fn score_kind(score: &ScoreConfig) -> &'static str {
+    match score {
+        ScoreConfig::Oracle => "oracle",
+        ScoreConfig::Perturbed { .. } => "perturbed",
+        ScoreConfig::Misspecified { .. } => "misspecified",
+        ScoreConfig::External { .. } => "external",
+        ScoreConfig::Formula { .. } => "formula",
+        ScoreConfig::Potential { .. } => "potential",
+    }
+}
+
+/// Refuses a formula field (`what`: ln q̂ or U, evaluated at time `t`) whose neighbouring cells
+/// differ by more than [`bounds::MAX_LOG_STEP`], naming `key`.
+fn check_log_steps(
+    key: &str,
+    f: &Formula,
+    grid: Grid,
+    values: &[f64],
+    what: &str,
+    t: f64,
+) -> Result<()> {
+    match bounds::log_step_problem(grid.nx, grid.ny, values, what) {
+        None => Ok(()),
+        Some(msg) => Err(CgklError::config(
+            key,
+            f.shown(),
+            format!("at t = {t:e}, {msg}; flatten the formula (smaller coefficients)"),
+        )),
     }
 }
 
@@ -460,6 +640,104 @@ fn build_partition(cfg: &PartitionConfig, grid: Grid) -> Result<Partition> {
 }
 
 impl Problem {
+    /// The checks of the run in the configured flow mode, before any work: implicit steps
+    /// within [`bounds::MAX_STEP_STIFFNESS`]; for the resolved mode an integrator that takes this
+    /// generator (a moving one, upwind: refused here, not at the first step) and whose inner
+    /// steps stay within [`bounds::MAX_INNER_STEPS`].
+    fn check_run(&self) -> Result<()> {
+        let cfg = &self.config;
+        let (scale, scale_name) = cfg.rate_scale();
+        let lam_diff = bounds::diffusive_rate(self.grid.nx, self.grid.ny, scale);
+        self.check_step_stiffness(lam_diff, scale_name, scale)?;
+        if cfg.flow.mode == FlowMode::Resolved {
+            let integrator = &cfg.flow.integrator;
+            let mut g = self.generator()?;
+            integrator.check_generator(&g)?;
+            let lambda = self.largest_rate_of(&mut g)?;
+            let dts: Vec<f64> = self.times.windows(2).map(|w| w[1] - w[0]).collect();
+            integrator.check_work(&dts, lambda, g.is_static())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an implicit step of size Δt with `Δt·Λ_diff > MAX_STEP_STIFFNESS` (kernel mode:
+    /// one step per Δt_n; resolved implicit_euler and trbdf2_fixed: Δt_n/substeps; rational:
+    /// Δt_n), whose round-off would break mass conservation mid-run: a config error naming
+    /// forward.horizon with a T and an N that fit.
+    fn check_step_stiffness(&self, lam_diff: f64, scale_name: &str, scale: f64) -> Result<()> {
+        let cfg = &self.config;
+        let substeps = match (cfg.flow.mode, cfg.flow.integrator) {
+            (FlowMode::Kernel, _) => Some(1),
+            (_, IntegratorKind::ImplicitEuler { substeps })
+            | (_, IntegratorKind::Trbdf2Fixed { substeps }) => Some(substeps.max(1)),
+            (_, IntegratorKind::Rational { .. }) => Some(1),
+            _ => None,
+        };
+        let Some(substeps) = substeps else {
+            return Ok(());
+        };
+        let max_dt = self
+            .times
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(0.0f64, f64::max);
+        let dt = max_dt / substeps as f64;
+        let stiffness = dt * lam_diff;
+        if stiffness <= MAX_STEP_STIFFNESS {
+            return Ok(());
+        }
+        let t = cfg.forward.horizon;
+        let factor = stiffness / MAX_STEP_STIFFNESS;
+        let n = self.times.len() - 1;
+        let more_n = (n as f64 * factor).ceil();
+        let mut fix = format!("use T ≤ {:.2e}", t / factor);
+        if more_n <= 1e6 {
+            fix.push_str(&format!(", or schedule.n_steps ≥ {more_n}"));
+        }
+        if cfg.flow.mode == FlowMode::Resolved
+            && matches!(
+                cfg.flow.integrator,
+                IntegratorKind::ImplicitEuler { .. } | IntegratorKind::Trbdf2Fixed { .. }
+            )
+        {
+            fix.push_str(&format!(
+                ", or flow.integrator.substeps ≥ {}",
+                (substeps as f64 * factor).ceil()
+            ));
+        }
+        let step = if substeps > 1 {
+            format!("step Δt = Δt_max/substeps = {dt:.3e}")
+        } else {
+            format!("step Δt = {dt:.3e}")
+        };
+        Err(CgklError::config(
+            "forward.horizon",
+            format!("{t:?}"),
+            format!(
+                "the longest implicit {step} times Λ_diff = 4c/h² = {lam_diff:.3e} (c = \
+                 {scale_name} = {scale:?}) is Δt·Λ_diff = {stiffness:.3e}; an implicit step keeps \
+                 the mass only while Δt·Λ_diff ≤ {MAX_STEP_STIFFNESS:e}: {fix}"
+            ),
+        ))
+    }
+
+    /// The largest exit rate `max_i |G_ii|` of the reverse generator at s = 0 and, if it moves,
+    /// s = T (the estimate the work bounds use), from a fresh generator.
+    pub(crate) fn largest_rate(&self) -> Result<f64> {
+        self.largest_rate_of(&mut self.generator()?)
+    }
+
+    /// [`Self::largest_rate`] of the generator `g` (refreshed here).
+    fn largest_rate_of(&self, g: &mut Generator) -> Result<f64> {
+        g.refresh(0.0)?;
+        let mut lambda = g.max_exit_rate();
+        if !g.is_static() {
+            g.refresh(self.config.forward.horizon)?;
+            lambda = lambda.max(g.max_exit_rate());
+        }
+        Ok(lambda)
+    }
+
     /// Validates `config` against every meaning (SPEC §1–§6) and builds the problem: the same as
     /// [`Config::validate`]; nothing is computed or written before it succeeds.
     pub fn from_config(config: &Config) -> Result<Self> {

@@ -127,7 +127,10 @@ pub fn projection_times(
             return Err(CgklError::config(
                 "schedule.sigma_min",
                 spec.sigma_min,
-                format!("σ_min must lie in (0, σ_max = √(2S(T)) = {sigma_max:.4e})"),
+                format!(
+                    "σ_min must lie in (0, σ_max = √(2S(T)) = {sigma_max:.4e}): use a smaller \
+                     σ_min (default 0.002), or a longer forward.horizon or larger β (S(T) = ∫₀ᵀβ)"
+                ),
             ));
         }
         Ok(())
@@ -205,15 +208,44 @@ pub fn projection_times(
     if let Some(k) =
         (0..n).find(|&k| times[k + 1].partial_cmp(&times[k]) != Some(std::cmp::Ordering::Greater))
     {
-        return Err(CgklError::config(
-            "schedule",
-            format!("{:?}", spec.kind),
-            format!(
-                "projection times are not strictly increasing at n = {k} (s = {:e}, {:e}); use fewer steps or a smaller σ_min",
-                times[k],
-                times[k + 1]
+        let what = format!(
+            "the projection times are not strictly increasing at n = {k} (s = {:e}, {:e})",
+            times[k],
+            times[k + 1]
+        );
+        // name the key that separates them
+        let (key, value, fix) = match spec.kind {
+            ScheduleKind::Uniform => (
+                "forward.horizon",
+                format!("{horizon:?}"),
+                format!("T/N = {:e} does not separate them: use a larger T or fewer steps (schedule.n_steps)", horizon / n as f64),
             ),
-        ));
+            ScheduleKind::Geometric | ScheduleKind::Karras if times[k + 1] >= horizon => (
+                "schedule.sigma_min",
+                format!("{:?}", spec.sigma_min),
+                "the last σ_n are so small that t = σ²/(2β) is below the rounding of s = T − t: \
+                 raise σ_min (default 0.002) or use fewer steps"
+                    .to_string(),
+            ),
+            ScheduleKind::Geometric => (
+                "schedule.sigma_min",
+                format!("{:?}", spec.sigma_min),
+                format!("consecutive σ_n = σ_max·(σ_min/σ_max)^(n/(N−1)) coincide: use fewer steps or a σ_min further below σ_max = {sigma_max:.4e}"),
+            ),
+            ScheduleKind::Karras => (
+                "schedule.rho",
+                format!("{:?}", spec.rho),
+                format!("consecutive σ_n coincide: use fewer steps, a ρ nearer 7, or a σ_min further below σ_max = {sigma_max:.4e}"),
+            ),
+            ScheduleKind::EqualEntropy => (
+                "schedule.n_steps",
+                n.to_string(),
+                "the entropy increments are below the root solver's resolution: use fewer steps \
+                 or another schedule.kind"
+                    .to_string(),
+            ),
+        };
+        return Err(CgklError::config(key, value, format!("{what}; {fix}")));
     }
     Ok((times, warning))
 }

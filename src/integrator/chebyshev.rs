@@ -32,6 +32,10 @@ use rayon::prelude::*;
 /// Smallest uniform tolerance at any c (twice [`roundoff`] at c = 0).
 pub const MIN_TOL: f64 = 1e-13;
 
+/// Largest c = τΛ of one interval in a run (config kind `chebyshev`): the mass drifts by
+/// ≈ 4·10⁻¹⁸·c ([`roundoff`]), within the splitting's mass tolerance of 10⁻¹² up to here.
+pub const MAX_CHEBYSHEV_C: f64 = 2e5;
+
 /// Below this c, `P_0 = 1` with `ε = 2c` (|1 − e^{c(s−1)}| ≤ 2c), and Miller's recurrence, whose
 /// growth factor 2k/c would overflow, is not run.
 const TINY_C: f64 = 1e-30;

@@ -3,7 +3,8 @@
 //! conserved and p stays ≥ 0. Order 1.
 
 use super::{Integrator, StepStats};
-use crate::error::Result;
+use crate::bounds::MAX_INNER_STEPS;
+use crate::error::{CgklError, Result};
 use crate::generator::Generator;
 
 /// Explicit Euler with positivity-limited substeps.
@@ -53,6 +54,20 @@ impl Integrator for ExplicitEuler {
             p.iter_mut().zip(&self.gp).for_each(|(x, d)| *x += h * d);
             s = if h == s1 - s { s1 } else { s + h };
             stats.steps += 1;
+            // validation estimates the count from G at s = 0 and T; a G whose rates peak in
+            // between is stopped here rather than running on
+            if s < s1 && stats.steps as f64 >= MAX_INNER_STEPS {
+                return Err(CgklError::config(
+                    "flow.integrator.cfl",
+                    format!("{:?}", self.cfl),
+                    format!(
+                        "explicit Euler took {MAX_INNER_STEPS:e} substeps on [{s0:e}, {s1:e}] and \
+                         reached only s = {s:e} (max|G_ii| = {:.3e}); raise cfl, or use kind = \
+                         \"implicit_euler\" or \"auto\"",
+                        g.max_exit_rate()
+                    ),
+                ));
+            }
         }
         Ok(stats)
     }

@@ -15,6 +15,7 @@ pub use rational::RationalExp;
 pub use trbdf2::{StepControl, TrBdf2};
 pub use uniformization::Uniformization;
 
+use crate::bounds::{MAX_INNER_STEPS, MIN_ATOL, MIN_RTOL};
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,19 @@ impl IntegratorKind {
                 if !(rtol > 0.0 && rtol < 1.0) {
                     return bad("rtol", &rtol, "must lie in (0, 1)".into());
                 }
+                // below round-off the error estimate never passes and the steps shrink without
+                // bound: the count a tolerance implies grows like rtol^(−1/3), then diverges
+                if rtol < MIN_RTOL {
+                    return bad(
+                        "rtol",
+                        &format!("{rtol:e}"),
+                        format!(
+                            "must be ≥ {MIN_RTOL:e}: below, TR-BDF2's error estimate is round-off \
+                             and its step count grows without bound (default 1e-8); for time-exact \
+                             results of a static generator use kind = \"uniformization\""
+                        ),
+                    );
+                }
                 // auto also uses atol as the uniformization tolerance, which needs < 1e-2
                 let (max, why) = match self {
                     IntegratorKind::Auto { .. } => {
@@ -158,6 +172,16 @@ impl IntegratorKind {
                 if !(atol > 0.0 && atol < max) {
                     return bad("atol", &atol, format!("must lie in (0, {max}){why}"));
                 }
+                if atol < MIN_ATOL {
+                    return bad(
+                        "atol",
+                        &format!("{atol:e}"),
+                        format!(
+                            "must be ≥ {MIN_ATOL:e}: below, the error test on near-empty cells is \
+                             round-off and TR-BDF2's step count grows without bound (default 1e-12)"
+                        ),
+                    );
+                }
             }
             IntegratorKind::ExplicitEuler { cfl, substeps } => {
                 if substeps == 0 {
@@ -166,6 +190,7 @@ impl IntegratorKind {
                 if !(cfl > 0.0 && cfl <= 1.0) {
                     return bad("cfl", &cfl, "must lie in (0, 1] to keep p ≥ 0".into());
                 }
+                // the count cfl implies is checked against G in `check_work`
             }
             IntegratorKind::ImplicitEuler { substeps }
             | IntegratorKind::Trbdf2Fixed { substeps } => {
@@ -264,6 +289,163 @@ impl IntegratorKind {
             }
             IntegratorKind::Uniformization { tol } => Some(2.0 * tol),
             _ => None,
+        }
+    }
+
+    /// About how many inner steps a resolved run over the intervals `dts` (Δt_n) takes, for a
+    /// generator whose largest exit rate is `lambda` (`max_i |G_ii|`) and is static or not:
+    /// explicit Euler `Σ max(substeps, ⌈Δt_n Λ/cfl⌉)` substeps; implicit Euler and fixed
+    /// TR-BDF2 `N·substeps` steps; rational `N·m` solves; uniformization (and auto for a static
+    /// G) the products `⌈λ/400⌉(λ' + √(2λ' L) + L)` per interval, `λ = 1.05 Δt_n Λ`, λ' the
+    /// substep's share, `L = ln(1/tol)`; Chebyshev `√(2 Δt_n Λ L) + L` products per interval.
+    /// None for adaptive TR-BDF2 (auto with a moving G), which has no count before the solve:
+    /// its tolerances are bounded instead and its steps at run time.
+    pub fn inner_steps(&self, dts: &[f64], lambda: f64, is_static: bool) -> Option<f64> {
+        let n = dts.len() as f64;
+        let uniformization = |tol: f64| {
+            let l = -tol.ln();
+            dts.iter()
+                .map(|&dt| {
+                    let total = 1.05 * dt * lambda;
+                    if total == 0.0 {
+                        return 0.0;
+                    }
+                    if total.is_nan() || total < 0.0 {
+                        return f64::INFINITY;
+                    }
+                    let subs = (total / 400.0).ceil().max(1.0);
+                    let part = total / subs;
+                    subs * (part + (2.0 * part * l).sqrt() + l)
+                })
+                .sum::<f64>()
+        };
+        match *self {
+            IntegratorKind::ExplicitEuler { cfl, substeps } => Some(
+                dts.iter()
+                    .map(|&dt| (dt * lambda / cfl).ceil().max(substeps as f64))
+                    .sum(),
+            ),
+            IntegratorKind::ImplicitEuler { substeps }
+            | IntegratorKind::Trbdf2Fixed { substeps } => Some(n * substeps as f64),
+            IntegratorKind::Rational { degree } => Some(n * degree as f64),
+            IntegratorKind::Uniformization { tol } => Some(uniformization(tol)),
+            IntegratorKind::Auto { atol, .. } if is_static => Some(uniformization(atol)),
+            IntegratorKind::Chebyshev { tol } => {
+                let l = -tol.ln();
+                Some(
+                    dts.iter()
+                        .map(|&dt| (2.0 * dt * lambda * l).sqrt() + l)
+                        .sum(),
+                )
+            }
+            IntegratorKind::Trbdf2Adaptive { .. } | IntegratorKind::Auto { .. } => None,
+        }
+    }
+
+    /// Refuses a resolved run whose [`Self::inner_steps`] exceed
+    /// [`MAX_INNER_STEPS`](crate::bounds::MAX_INNER_STEPS): a config error naming the knob that
+    /// sets the count (cfl, substeps, degree, or the kind for the exponential methods, whose
+    /// count is T·Λ), the count it implies and a value that fits.
+    pub fn check_work(&self, dts: &[f64], lambda: f64, is_static: bool) -> Result<()> {
+        if let IntegratorKind::Chebyshev { .. } = self {
+            // the recurrence drifts the mass by ≈ 4e-18·c (chebyshev::roundoff): beyond
+            // MAX_CHEBYSHEV_C that exceeds the run's mass tolerance of 1e-12
+            let max_dt = dts.iter().fold(0.0f64, |m, &d| m.max(d));
+            let c = max_dt * lambda;
+            if c.is_nan() || c > chebyshev::MAX_CHEBYSHEV_C {
+                return Err(CgklError::config(
+                    "flow.integrator.kind",
+                    "chebyshev",
+                    format!(
+                        "the longest interval has c = Δt·Λ = {c:.3e} (Λ = max|G_ii| = {lambda:.3e}); \
+                         the expansion's mass round-off (≈ 4e-18·c) stays within the run's mass \
+                         tolerance only for c ≤ {:e}: use more steps (schedule.n_steps ≥ {}), \
+                         a shorter forward.horizon, or kind = \"uniformization\"",
+                        chebyshev::MAX_CHEBYSHEV_C,
+                        (dts.len() as f64 * c / chebyshev::MAX_CHEBYSHEV_C).ceil()
+                    ),
+                ));
+            }
+        }
+        let Some(count) = self.inner_steps(dts, lambda, is_static) else {
+            return Ok(());
+        };
+        if count <= MAX_INNER_STEPS {
+            return Ok(());
+        }
+        let n = dts.len();
+        let horizon: f64 = dts.iter().sum();
+        let ratio = count / MAX_INNER_STEPS;
+        let bad = |key: &str, v: &dyn std::fmt::Display, fix: String| {
+            Err(CgklError::config(&format!("flow.integrator.{key}"), v, fix))
+        };
+        let per_run = format!("at most {MAX_INNER_STEPS:e} per run");
+        let rate = format!("T = {horizon:e}, Λ = max|G_ii| = {lambda:.3e}");
+        match *self {
+            IntegratorKind::ExplicitEuler { cfl, substeps } => {
+                let by_cfl: f64 = dts.iter().map(|&dt| (dt * lambda / cfl).ceil()).sum();
+                if by_cfl >= n as f64 * substeps as f64 {
+                    let need = (horizon * lambda / (MAX_INNER_STEPS - n as f64).max(1.0)).max(cfl);
+                    let fix = if need <= 1.0 {
+                        format!("raise cfl to ≥ {need:.2e}, or use kind = \"implicit_euler\" or \"auto\"")
+                    } else {
+                        "cfl ≤ 1 cannot reach it: use kind = \"implicit_euler\" or \"auto\", or flow.mode = \"kernel\"".into()
+                    };
+                    bad(
+                        "cfl",
+                        &format!("{cfl:?}"),
+                        format!(
+                            "explicit Euler would take about {count:.2e} substeps (Σ_n ⌈Δt_n·Λ/cfl⌉, \
+                             {rate}), {per_run}; {fix}"
+                        ),
+                    )
+                } else {
+                    bad(
+                        "substeps",
+                        &substeps,
+                        format!(
+                            "N·substeps = {n}·{substeps} = {count:.2e} substeps, {per_run}; use \
+                             substeps ≤ {}",
+                            (MAX_INNER_STEPS / n as f64).floor()
+                        ),
+                    )
+                }
+            }
+            IntegratorKind::ImplicitEuler { substeps }
+            | IntegratorKind::Trbdf2Fixed { substeps } => bad(
+                "substeps",
+                &substeps,
+                format!(
+                    "N·substeps = {n}·{substeps} = {count:.2e} steps, {per_run}; use substeps ≤ {}",
+                    (MAX_INNER_STEPS / n as f64).floor()
+                ),
+            ),
+            IntegratorKind::Rational { degree } => bad(
+                "degree",
+                &degree,
+                format!(
+                    "N·m = {n}·{degree} = {count:.2e} solves, {per_run}; use a smaller degree or \
+                     fewer steps (schedule.n_steps)"
+                ),
+            ),
+            _ => {
+                let name = self.name();
+                let what = if matches!(self, IntegratorKind::Chebyshev { .. }) {
+                    "products with G (Σ_n √(2Δt_n·Λ·ln(1/tol)))"
+                } else {
+                    "products with G (≈ 1.05·T·Λ)"
+                };
+                bad(
+                    "kind",
+                    &name,
+                    format!(
+                        "{name} would take about {count:.2e} {what}, {rate}, {per_run}; use \
+                         flow.mode = \"kernel\" or kind = \"rational\", or a run {ratio:.1e}× \
+                         shorter (forward.horizon) or with smaller rates (β, the score's \
+                         neighbour ratios)"
+                    ),
+                )
+            }
         }
     }
 

@@ -11,6 +11,7 @@
 //! −[`super::NEG_TOL`] is rejected (adaptive: h halved; fixed: split in two halves).
 
 use super::{Integrator, StepStats, NEG_TOL};
+use crate::bounds::MAX_INNER_STEPS;
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
 use crate::linsolve::SparseLu;
@@ -214,6 +215,18 @@ impl Integrator for TrBdf2 {
                 let mut s = s0;
                 let mut consecutive = 0usize;
                 while s < s1 {
+                    // tolerances near round-off can ask for ever smaller steps: bounded here
+                    if (stats.steps + stats.rejected) as f64 >= MAX_INNER_STEPS {
+                        return Err(CgklError::config(
+                            "flow.integrator.rtol",
+                            format!("{rtol:e}"),
+                            format!(
+                                "adaptive TR-BDF2 took {MAX_INNER_STEPS:e} steps on [{s0:e}, {s1:e}] \
+                                 and reached only s = {s:e} (atol = {atol:e}); loosen \
+                                 flow.integrator.rtol/atol, or use flow.mode = \"kernel\""
+                            ),
+                        ));
+                    }
                     let last = s + h >= s1 || (s1 - (s + h)) < 1e-10 * span;
                     let hs = if last { s1 - s } else { h };
                     let a = self.attempt(g, p, s, hs, Some((rtol, atol)))?;

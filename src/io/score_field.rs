@@ -4,7 +4,8 @@
 //! File format (what [`ScoreField::load`] accepts and [`ScoreField::write`] writes):
 //! * `t`: 1-D, K ≥ 1 finite, strictly increasing forward times (float; integers are
 //!   converted);
-//! * `log_q`: K × ny × nx, float64 or float32 (integer types are refused), every value finite;
+//! * `log_q`: K × ny × nx, float64 or float32 (integer types are refused), every value finite,
+//!   neighbouring cells (x and y) differing by at most 500 (the rates contain `e^{Δ ln q̂}`);
 //!   `log_q[k, iy, ix] = ln q̂(t_k)` at cell `(ix, iy)` (row = y, SPEC §1).
 //!
 //! Between the given times `ln q̂` is linear in t; before `t_0` it is the first field and after
@@ -60,8 +61,8 @@ impl ScoreField {
     /// Loads and validates `path` for an `nx × ny` grid (`grid.nx`, `grid.ny`).
     ///
     /// The file must hold `t` (1-D, K ≥ 1 finite, strictly increasing values; float, or integer
-    /// which is converted) and `log_q` (K × ny × nx, float64 or float32, every value finite);
-    /// the field at time k is `ln q̂(t_k)`, and only its differences matter (SPEC §5). K is at
+    /// which is converted) and `log_q` (K × ny × nx, float64 or float32, every value finite,
+    /// neighbours differing by at most 500); the field at time k is `ln q̂(t_k)`, and only its differences matter (SPEC §5). K is at
     /// most [`MAX_TIMES`] and K·ny·nx at most [`MAX_VALUES`]; both are checked before any data
     /// are read.
     ///
@@ -197,8 +198,9 @@ impl ScoreField {
     ///
     /// # Errors
     /// A one-line [`CgklError::Data`]: empty grid, K = 0 or K > [`MAX_TIMES`], K·ny·nx >
-    /// [`MAX_VALUES`], `log_q.len() ≠ K·ny·nx`, a non-finite or non-increasing time, or a
-    /// non-finite value in `log_q`.
+    /// [`MAX_VALUES`], `log_q.len() ≠ K·ny·nx`, a non-finite or non-increasing time, a
+    /// non-finite value in `log_q`, or neighbouring cells whose ln q̂ differ by more than 500
+    /// (the reverse rates contain `e^{Δ ln q̂}`).
     pub fn from_arrays(
         t: Vec<f64>,
         log_q: Vec<f64>,
@@ -234,6 +236,18 @@ impl ScoreField {
                     c / nx
                 ),
             ));
+        }
+        for (k, field) in log_q.chunks_exact(n).enumerate() {
+            if let Some(msg) = crate::bounds::log_step_problem(nx, ny, field, "ln q̂") {
+                return Err(data_err(
+                    source,
+                    format!(
+                        "log_q[{k}] (t = {}): {msg}; smooth the field or clip ln q̂ to a narrower \
+                         range",
+                        t[k]
+                    ),
+                ));
+            }
         }
         Ok(Self { t, log_q, nx, ny })
     }

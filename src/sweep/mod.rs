@@ -262,6 +262,17 @@ pub fn plan(base: &Config, spec: &SweepSpec) -> Result<Vec<Job>> {
             "needs at least one value, one mode and one projection kind",
         ));
     }
+    if spec.is_dt_sweep() {
+        // the references of a Δt sweep (crate::limit) must not run away either: the finer
+        // solve of the projected one is the largest
+        let pb = base.build()?;
+        let factor = if pb.generator()?.is_static() {
+            1
+        } else {
+            MOVING_LIMIT_FACTOR
+        };
+        crate::limit::check_work(&pb, factor * LIMIT_STEPS)?;
+    }
     check_once("--values", &spec.values)?;
     check_once("--modes", &spec.modes)?;
     check_once("--projections", &spec.projections)?;
@@ -560,7 +571,9 @@ pub const MOVING_LIMIT_FACTOR: usize = 8;
 /// [`LIMIT_STEPS`] and half as many steps ([`MOVING_LIMIT_FACTOR`] times more for a moving
 /// score); their L1 difference is stored as its accuracy.
 pub fn projected_limit(base: &Config) -> Result<Limit> {
-    let pb = base.validate()?;
+    // the base's own steps and integrator do not enter the limit (only T, the generator, p_0
+    // and the box): not checked as a run
+    let pb = base.build()?;
     let factor = if pb.generator()?.is_static() {
         1
     } else {
