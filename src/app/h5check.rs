@@ -15,7 +15,7 @@
 //! text comes on stdin. The check runs before the parent opens any HDF5 file of its own, so the
 //! child inherits no HDF5 descriptor or lock (libhdf5 opens without `O_CLOEXEC`).
 //!
-//! Why here: the library only lists the inputs ([`cgkl::io::input::InputReader`]) and reports
+//! Why here: the library only lists the inputs ([`cgkl::io::reader::InputReader`]) and reports
 //! each file before it opens it (`before_open` of the checkpoint and shard readers); it spawns
 //! nothing, installs no global hook, and a library user keeps full control. A newer libhdf5
 //! (1.14.6, 2.0.0) reads all these files without crashing, but Debian's 1.10.8 stays cgkl's
@@ -33,7 +33,7 @@
 
 use cgkl::config::Config;
 use cgkl::error::CgklError;
-use cgkl::io::input::InputReader;
+use cgkl::io::reader::InputReader;
 use cgkl::sweep::SweepSpec;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod layout;
 #[cfg(feature = "hdf5")]
 pub mod read_run;
+pub mod reader;
 pub mod score_field;
 
 #[cfg(feature = "hdf5")]

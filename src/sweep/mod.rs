@@ -234,7 +234,7 @@ fn check_once<T: PartialEq + std::fmt::Display>(flag: &str, items: &[T]) -> Resu
 /// validated: job `(value, mode, projection)` is `base` with `param=value` and `flow.mode=mode`
 /// set ([`Config::with_overrides`]). Lazy, so [`plan`] stops at the first bad one; also read to
 /// find the input files of every run before any is loaded
-/// ([`crate::io::input::InputReader::of_config`]).
+/// ([`crate::io::reader::InputReader::of_config`]).
 pub fn planned_configs<'a>(
     base: &Config,
     spec: &'a SweepSpec,
