@@ -11,30 +11,13 @@ use common::{cgkl, refused};
 use std::path::PathBuf;
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_advice_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("advice_{name}"))
 }
 
 /// `cgkl run` on an 8×8 grid, 2×2 tiles, N = 4, plus `--set` of each of `sets`; the refusal
 /// must mention every needle and none of `wrong`.
 fn advice(name: &str, sets: &[&str], needles: &[&str], wrong: &[&str]) {
-    let mut args: Vec<String> = ["run", "--out", "r.h5"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let base = [
-        "grid.nx=8",
-        "grid.ny=8",
-        "partition.bx=2",
-        "partition.by=2",
-        "schedule.n_steps=4",
-    ];
-    for s in base.iter().chain(sets) {
-        args.push("--set".into());
-        args.push(s.to_string());
-    }
+    let args = common::tiny_run(4, sets);
     let d = dir(name);
     let line = refused(&cgkl(&args, &d), needles);
     for w in wrong {

@@ -7,13 +7,9 @@ mod common;
 
 use common::ok;
 use std::path::PathBuf;
-use std::process::Command;
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_finalwrite_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("finalwrite_{name}"))
 }
 
 fn sweep(extra: &[&str]) -> Vec<String> {
@@ -44,25 +40,10 @@ fn a_sweep_file_too_large_to_write_points_to_resume() {
     let d = scratch("limit");
     // every run's checkpoint (≈ 110 kB) fits under 200 blocks of 1 kB, the sweep file (≈ 870 kB)
     // does not; SIGXFSZ ignored, so the write fails with EFBIG as on a full disk
-    let cmd = format!(
-        "trap '' XFSZ; ulimit -f 200 || exit 77; exec {} \"$@\"",
-        env!("CARGO_BIN_EXE_cgkl")
-    );
-    let o = {
-        let _g = common::fork_guard();
-        Command::new("bash")
-            .arg("-c")
-            .arg(&cmd)
-            .arg("cgkl")
-            .args(sweep(&[]))
-            .current_dir(&d)
-            .output()
-            .unwrap()
-    };
-    if o.status.code() == Some(77) {
+    let Some(o) = common::cgkl_with_file_limit(200, &sweep(&[]), &d) else {
         eprintln!("note: cannot set a file-size limit here; case skipped");
         return;
-    }
+    };
     let err = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert!(!o.status.success(), "{err}");

@@ -11,10 +11,7 @@ use common::{cgkl, fork_guard, ok, refused};
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_inputs_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("inputs_{name}"))
 }
 
 fn repo(p: &str) -> PathBuf {

@@ -10,23 +10,14 @@ use common::{cgkl, ok, refused};
 use std::path::PathBuf;
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_leftovers_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+    let d = common::scratch(&format!("leftovers_{name}"));
     std::fs::create_dir_all(d.join("out")).unwrap();
     d
 }
 
 fn args(cmd: &[&str], out: &str) -> Vec<String> {
     let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-    for kv in [
-        "grid.nx=8",
-        "grid.ny=8",
-        "partition.bx=2",
-        "partition.by=2",
-        "schedule.n_steps=2",
-    ] {
-        v.extend(["--set".to_string(), kv.to_string()]);
-    }
+    v.extend(common::tiny_sets(2, &[]));
     v.extend(["--out".to_string(), out.to_string()]);
     v
 }
@@ -103,27 +94,12 @@ fn a_symlinked_checkpoint_folder_is_refused() {
 #[test]
 fn a_temp_file_whose_creation_fails_is_removed() {
     let d = dir("full");
-    // a file-size limit of 0 (SIGXFSZ ignored): the empty temp file is made, HDF5's first write
-    // fails with EFBIG as on a full disk
-    let cmd = format!(
-        "trap '' XFSZ; ulimit -f 0 || exit 77; exec {} \"$@\"",
-        env!("CARGO_BIN_EXE_cgkl")
-    );
-    let o = {
-        let _g = common::fork_guard();
-        std::process::Command::new("bash")
-            .arg("-c")
-            .arg(&cmd)
-            .arg("cgkl")
-            .args(args(&["run"], "out/r.h5"))
-            .current_dir(&d)
-            .output()
-            .unwrap()
-    };
-    if o.status.code() == Some(77) {
+    // a file-size limit of 0: the empty temp file is made, HDF5's first write fails with EFBIG
+    // as on a full disk
+    let Some(o) = common::cgkl_with_file_limit(0, &args(&["run"], "out/r.h5"), &d) else {
         eprintln!("note: cannot set a file-size limit here; case skipped");
         return;
-    }
+    };
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && o.status.code() != Some(101), "{err}");
     assert!(

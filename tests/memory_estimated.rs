@@ -11,10 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_memory_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("memory_{name}"))
 }
 
 fn cgkl_with_limit(args: &[&str], limit: Option<u64>, d: &std::path::Path) -> std::process::Output {

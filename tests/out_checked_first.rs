@@ -9,8 +9,7 @@ use common::{cgkl, refused};
 use std::path::{Path, PathBuf};
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_outfirst_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+    let d = common::scratch(&format!("outfirst_{name}"));
     std::fs::create_dir_all(d.join("out")).unwrap();
     d
 }
@@ -32,22 +31,9 @@ fn walk(d: &Path) -> Vec<String> {
     v
 }
 
-const TINY: &[&str] = &[
-    "--set",
-    "grid.nx=8",
-    "--set",
-    "grid.ny=8",
-    "--set",
-    "partition.bx=2",
-    "--set",
-    "partition.by=2",
-    "--set",
-    "schedule.n_steps=2",
-];
-
 fn args(cmd: &[&str], out: &str) -> Vec<String> {
     let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-    v.extend(TINY.iter().map(|s| s.to_string()));
+    v.extend(common::tiny_sets(2, &[]));
     v.extend(["--out".to_string(), out.to_string()]);
     v
 }

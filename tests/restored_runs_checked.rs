@@ -10,10 +10,7 @@ use common::{cgkl, fork_guard, ok, refused};
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_restored_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("restored_{name}"))
 }
 
 const SET: [&str; 3] = ["grid.nx=12", "grid.ny=12", "schedule.n_steps=3"];

@@ -41,30 +41,12 @@ fn cgkl_within(args: &[String], cwd: &Path, limit: Duration) -> Output {
 }
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cgkl_stepcounts_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("stepcounts_{name}"))
 }
 
 /// `cgkl run` on an 8×8 grid, 2×2 tiles, N = 2, plus `--set` of each of `sets`.
 fn run_args(sets: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = ["run", "--out", "r.h5"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let base = [
-        "grid.nx=8",
-        "grid.ny=8",
-        "partition.bx=2",
-        "partition.by=2",
-        "schedule.n_steps=2",
-    ];
-    for s in base.iter().chain(sets) {
-        v.push("--set".into());
-        v.push(s.to_string());
-    }
-    v
+    common::tiny_run(2, sets)
 }
 
 /// Refused within 30 s, naming every needle, and nothing written in the case folder.

@@ -153,3 +153,55 @@ pub fn compare_groups(a: &Group, b: &Group) -> usize {
     }
     n
 }
+
+/// A fresh, empty folder `<temp>/cgkl_<tag>_<pid>` for one test case.
+pub fn scratch(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("cgkl_{tag}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `--set` pairs of a tiny problem (8×8 grid, 2×2 tiles, N = `n_steps`), then one per `extra`.
+pub fn tiny_sets(n_steps: usize, extra: &[&str]) -> Vec<String> {
+    let n = format!("schedule.n_steps={n_steps}");
+    let base = [
+        "grid.nx=8",
+        "grid.ny=8",
+        "partition.bx=2",
+        "partition.by=2",
+        &n,
+    ];
+    base.iter()
+        .chain(extra)
+        .flat_map(|s| ["--set".to_string(), s.to_string()])
+        .collect()
+}
+
+/// `cgkl run --out r.h5` on the tiny problem of [`tiny_sets`].
+pub fn tiny_run(n_steps: usize, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["run", "--out", "r.h5"].map(String::from).to_vec();
+    v.extend(tiny_sets(n_steps, extra));
+    v
+}
+
+/// Runs `cgkl args` in `cwd` under a file-size limit of `kb` × 1 kB with SIGXFSZ ignored, so a
+/// write past it fails with EFBIG as on a full disk; `None` where bash cannot set the limit.
+pub fn cgkl_with_file_limit(kb: u64, args: &[String], cwd: &Path) -> Option<Output> {
+    let cmd = format!(
+        "trap '' XFSZ; ulimit -f {kb} || exit 77; exec {} \"$@\"",
+        env!("CARGO_BIN_EXE_cgkl")
+    );
+    let o = {
+        let _g = fork_guard();
+        Command::new("bash")
+            .arg("-c")
+            .arg(&cmd)
+            .arg("cgkl")
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    (o.status.code() != Some(77)).then_some(o)
+}
