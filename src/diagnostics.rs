@@ -334,17 +334,30 @@ impl Diagnostics {
             None => f64::NAN,
         };
         let n = p.len() as f64;
-        let mse = p
-            .iter()
-            .zip(&self.q0)
-            .map(|(a, b)| ((a - b) / self.q0_max).powi(2))
-            .sum::<f64>()
-            / n;
+        let (q0, q0_max) = (&self.q0, self.q0_max);
+        let mse = crate::par::sum(p.len(), |r| {
+            p[r.clone()]
+                .iter()
+                .zip(&q0[r])
+                .map(|(a, b)| ((a - b) / q0_max).powi(2))
+                .sum::<f64>()
+        }) / n;
+        let (mass, min_p) = crate::par::reduce(
+            p.len(),
+            |r| {
+                let c = &p[r];
+                (
+                    c.iter().sum::<f64>(),
+                    c.iter().cloned().fold(f64::INFINITY, f64::min),
+                )
+            },
+            |(s, m), (t, k)| (s + t, m.min(k)),
+        );
         StepRecord {
             s,
             dt,
-            mass: p.iter().sum(),
-            min_p: p.iter().cloned().fold(f64::INFINITY, f64::min),
+            mass,
+            min_p,
             v: pot.v,
             v_delta_pre: pot.v_delta,
             v_delta: pot.v_delta,

@@ -6,26 +6,32 @@ use crate::error::{CgklError, Result};
 use crate::monotone_root::{Breakpoints, Ramp, RampSum};
 use crate::partition::Partition;
 
-/// `D(a‖b) = Σ a_i ln(a_i/b_i)`, with `0 ln(0/b) = 0` and `+∞` where `a_i > 0 = b_i`.
+/// `D(a‖b) = Σ a_i ln(a_i/b_i)`, with `0 ln(0/b) = 0` and `+∞` where `a_i > 0 = b_i`; summed
+/// by [`crate::par::sum`] (in order up to `par::CHUNK` cells, then chunk by chunk in parallel).
 pub fn kl(a: &[f64], b: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for (&ai, &bi) in a.iter().zip(b) {
-        if ai > 0.0 {
-            if bi <= 0.0 {
-                return f64::INFINITY;
+    let n = a.len().min(b.len());
+    crate::par::sum(n, |r| {
+        let mut s = 0.0;
+        for (&ai, &bi) in a[r.clone()].iter().zip(&b[r]) {
+            if ai > 0.0 {
+                if bi <= 0.0 {
+                    return f64::INFINITY;
+                }
+                s += ai * (ai / bi).ln();
             }
-            s += ai * (ai / bi).ln();
         }
-    }
-    s
+        s
+    })
 }
 
-/// Shannon entropy `H(p) = −Σ p_i ln p_i` in nats (`0 ln 0 = 0`).
+/// Shannon entropy `H(p) = −Σ p_i ln p_i` in nats (`0 ln 0 = 0`), summed by [`crate::par::sum`].
 pub fn entropy(p: &[f64]) -> f64 {
-    -p.iter()
-        .filter(|&&x| x > 0.0)
-        .map(|&x| x * x.ln())
-        .sum::<f64>()
+    -crate::par::sum(p.len(), |r| {
+        p[r].iter()
+            .filter(|&&x| x > 0.0)
+            .map(|&x| x * x.ln())
+            .sum::<f64>()
+    })
 }
 
 /// The reference image `r`, its block masses `w_ref = w(r)` and conditionals `π^(j) = r|_j`.
@@ -285,17 +291,21 @@ pub fn potentials(
     w: &[f64],
     w_star: &[f64],
 ) -> Potentials {
-    let mut v_within = 0.0;
-    for ((&pi, &l), &ci) in p.iter().zip(part.labels()).zip(&rf.pi) {
-        if pi > 0.0 {
-            let wj = w[l as usize];
-            v_within += if ci > 0.0 {
-                pi * ((pi / wj) / ci).ln()
-            } else {
-                f64::INFINITY
-            };
+    let labels = part.labels();
+    let v_within = crate::par::sum(p.len(), |r| {
+        let mut v_within = 0.0;
+        for ((&pi, &l), &ci) in p[r.clone()].iter().zip(&labels[r.clone()]).zip(&rf.pi[r]) {
+            if pi > 0.0 {
+                let wj = w[l as usize];
+                v_within += if ci > 0.0 {
+                    pi * ((pi / wj) / ci).ln()
+                } else {
+                    f64::INFINITY
+                };
+            }
         }
-    }
+        v_within
+    });
     let v = v_within + kl(w, &rf.w_ref);
     let v_coarse = kl(w, w_star);
     Potentials {

@@ -53,6 +53,7 @@ pub(crate) mod monotone_root;
 pub mod observe;
 pub mod oracle;
 pub mod order;
+pub(crate) mod par;
 pub mod partition;
 #[cfg(feature = "plot")]
 #[doc(hidden)]

@@ -99,11 +99,38 @@ impl Partition {
         self.tiles
     }
 
-    /// Block masses `w_j(p) = Σ_{i∈j} p_i` written into `w` (length m), summed in cell order.
+    /// Block masses `w_j(p) = Σ_{i∈j} p_i` written into `w` (length m), summed in cell order
+    /// within each chunk of [`crate::par::CHUNK`] cells and then chunk by chunk (one chunk up to
+    /// 128²; with more blocks than `CHUNK / 64` all in cell order, as per-chunk sums of m would
+    /// cost more than they save).
     pub fn block_masses_into(&self, p: &[f64], w: &mut [f64]) {
+        let add = |r: std::ops::Range<usize>, w: &mut [f64]| {
+            for (&l, &pi) in self.labels[r.clone()].iter().zip(&p[r]) {
+                w[l as usize] += pi;
+            }
+        };
         w.fill(0.0);
-        for (&l, &pi) in self.labels.iter().zip(p) {
-            w[l as usize] += pi;
+        let n = self.labels.len().min(p.len());
+        if self.m > crate::par::CHUNK / 64 || n <= crate::par::CHUNK {
+            add(0..n, w);
+            return;
+        }
+        let parts = crate::par::reduce(
+            n,
+            |r| {
+                let mut v = vec![0.0; self.m];
+                add(r, &mut v);
+                vec![v]
+            },
+            |mut a, mut b| {
+                a.append(&mut b);
+                a
+            },
+        );
+        for v in parts {
+            for (wj, vj) in w.iter_mut().zip(v) {
+                *wj += vj;
+            }
         }
     }
 

@@ -222,14 +222,27 @@ pub fn mass_tol(steps: usize, internal: usize) -> f64 {
 
 /// Errors unless every entry is finite and ≥ [`MIN_P_TOL`] and `|Σp − mass0| ≤ tol`.
 pub(crate) fn check_invariants(p: &[f64], mass0: f64, tol: f64, step: usize, s: f64) -> Result<()> {
-    if let Some(i) = p.iter().position(|x| !x.is_finite()) {
+    // one pass, chunk by chunk (crate::par): (first non-finite index, min, sum)
+    let (bad, min, mass) = crate::par::reduce(
+        p.len(),
+        |r| {
+            let c = &p[r.clone()];
+            let bad = c.iter().position(|x| !x.is_finite()).map(|i| r.start + i);
+            (
+                bad,
+                c.iter().cloned().fold(f64::INFINITY, f64::min),
+                c.iter().sum::<f64>(),
+            )
+        },
+        |(b, m, s), (b2, m2, s2)| (b.or(b2), m.min(m2), s + s2),
+    );
+    if let Some(i) = bad {
         return Err(CgklError::Invariant {
             step,
             s,
             msg: format!("p[{i}] = {} is not finite", p[i]),
         });
     }
-    let min = p.iter().cloned().fold(f64::INFINITY, f64::min);
     if min < MIN_P_TOL {
         return Err(CgklError::Invariant {
             step,
@@ -237,7 +250,6 @@ pub(crate) fn check_invariants(p: &[f64], mass0: f64, tol: f64, step: usize, s: 
             msg: format!("min p = {min:e} < {MIN_P_TOL:e}"),
         });
     }
-    let mass: f64 = p.iter().sum();
     if (mass - mass0).abs() > tol {
         return Err(CgklError::Invariant {
             step,

@@ -52,24 +52,25 @@ impl VdeltaProjection {
                 f64::NAN
             };
         }
-        for ((pi, &l), &ci) in p.iter_mut().zip(self.part.labels()).zip(&self.reference.pi) {
-            let j = l as usize;
-            let f = self.factor[j];
-            *pi = if f.is_nan() {
-                self.w_star[j] * ci
-            } else {
-                *pi * f
-            };
-        }
+        let (labels, pi_ref) = (self.part.labels(), &self.reference.pi);
+        let (factor, w_star) = (&self.factor, &self.w_star);
+        crate::par::for_each_mut(p, |r, p| {
+            for ((pi, &l), &ci) in p.iter_mut().zip(&labels[r.clone()]).zip(&pi_ref[r]) {
+                let j = l as usize;
+                let f = factor[j];
+                *pi = if f.is_nan() { w_star[j] * ci } else { *pi * f };
+            }
+        });
         t
     }
 }
 
 impl PostStep for VdeltaProjection {
     fn apply(&mut self, p: &mut [f64], _s: f64) -> PostRecord {
-        let before: f64 = p.iter().sum();
+        let mass = |p: &[f64]| crate::par::sum(p.len(), |r| p[r].iter().sum::<f64>());
+        let before = mass(p);
         let t = self.project(p);
-        let after: f64 = p.iter().sum();
+        let after = mass(p);
         PostRecord {
             tau: t.tau,
             n_active_lower: t.n_active_lower,
