@@ -6,6 +6,7 @@ use crate::beta::BetaSchedule;
 use crate::error::{escape_control, one_line, CgklError, Result};
 use crate::flux::Flux;
 use crate::integrator::IntegratorKind;
+use crate::linsolve::LinearSolver;
 use crate::schedule::ScheduleKind;
 use serde::{Deserialize, Serialize};
 
@@ -364,6 +365,10 @@ pub struct FlowConfig {
     /// Integrator of the resolved mode (default `auto`, rtol 1e-8, atol 1e-12: uniformization for
     /// a time-independent generator, adaptive TR-BDF2 otherwise).
     pub integrator: IntegratorKind,
+    /// Solver of the implicit systems `(I − aG)x = b` of both modes: `auto` (default: the
+    /// direct solve, multigrid for a moving generator on grids of at least
+    /// [`crate::linsolve::MULTIGRID_MIN_CELLS`] cells), `direct` or `multigrid`.
+    pub linear_solver: LinearSolver,
 }
 
 impl Default for FlowConfig {
@@ -374,6 +379,7 @@ impl Default for FlowConfig {
                 rtol: 1e-8,
                 atol: 1e-12,
             },
+            linear_solver: LinearSolver::Auto,
         }
     }
 }
