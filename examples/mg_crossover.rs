@@ -33,8 +33,8 @@ fn main() -> anyhow::Result<()> {
         sizes
     };
     println!(
-        "{:>5} | {:>9} | {:>14} | {:>14} | {:>14} | {:>14} | {:>6}",
-        "L", "aΛ", "direct new", "mg new", "direct reused", "mg reused", "iters"
+        "{:>5} | {:>9} | {:>14} | {:>14} | {:>14} | {:>14} | {:>6} | {:>8} | {:>10}",
+        "L", "aΛ", "direct new", "mg new", "direct reused", "mg reused", "iters", "τ", "‖Δx‖₁"
     );
     for l in sizes {
         let mut c = Config::default();
@@ -50,7 +50,8 @@ fn main() -> anyhow::Result<()> {
         let p0 = pb.p0.clone();
         let mut p = p0.clone();
         let mut row = Vec::new();
-        let mut iters = 0;
+        let (mut iters, mut tau) = (0, 0.0);
+        let mut solutions = Vec::new();
         for reuse in [false, true] {
             for choice in [LinearSolver::Direct, LinearSolver::Multigrid] {
                 let mut s = Solver::new(&g, choice, Tolerance::ImplicitEuler)?;
@@ -64,14 +65,22 @@ fn main() -> anyhow::Result<()> {
                     s.solve_in_place(&mut p).unwrap();
                 });
                 if let Some(st) = s.multigrid_stats() {
-                    iters = st.iterations;
+                    (iters, tau) = (st.iterations, st.tol);
+                }
+                if !reuse {
+                    solutions.push(p.clone());
                 }
                 row.push(t);
             }
         }
         let ms = |x: f64| format!("{:.2} ms", 1e3 * x);
+        let dx: f64 = solutions[0]
+            .iter()
+            .zip(&solutions[1])
+            .map(|(x, y)| (x - y).abs())
+            .sum();
         println!(
-            "{l:>5} | {:>9.1e} | {:>14} | {:>14} | {:>14} | {:>14} | {iters:>6}",
+            "{l:>5} | {:>9.1e} | {:>14} | {:>14} | {:>14} | {:>14} | {iters:>6} | {tau:>8.1e} | {dx:>10.1e}",
             a0 * g.max_exit_rate(),
             ms(row[0]),
             ms(row[1]),
