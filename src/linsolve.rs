@@ -528,10 +528,10 @@ impl SparseLu {
 /// Grids with at least this many cells take the multigrid path under `auto` when G moves with
 /// s (reversible fluxes only); below it, and for a static G at any size, the direct solve.
 /// Measured (`examples/mg_crossover.rs`, `docs/benchmarks.md`, eighth sitting, one thread): a
-/// new (G, a) per solve costs the direct path 1.0 / 5.6 / 34 / 200 / 1000 ms at
-/// 64² / 128² / 256² / 512² / 1024² and multigrid 0.64 / 3.3 / 17 / 96 / 428 ms; with the
-/// factorisation reused (a static G), a direct solve costs 0.30 / 1.3 / 7.5 / 35 / 162 ms
-/// against 0.55 / 3.1 / 16 / 100 / 419 ms. `auto` switches where multigrid is at least twice
+/// new (G, a) per solve costs the direct path 1.0 / 5.3 / 37 / 178 / 1000 ms at
+/// 64² / 128² / 256² / 512² / 1024² and multigrid 0.64 / 3.3 / 18 / 91 / 441 ms; with the
+/// factorisation reused (a static G), a direct solve costs 0.28 / 1.1 / 7.0 / 35 / 157 ms
+/// against 0.55 / 3.1 / 16 / 83 / 428 ms. `auto` switches where multigrid is at least twice
 /// as fast per step (256²), since the direct solve is exact to round-off and multigrid stops
 /// at its tolerance.
 pub const MULTIGRID_MIN_CELLS: usize = 256 * 256;

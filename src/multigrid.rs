@@ -67,7 +67,8 @@
 //! Own code rather than a crate: no maintained Rust multigrid crate takes a structured
 //! 5-point operator with a guarantee of bit-identical results for any thread count (the
 //! candidates are generic AMG on their own matrix types, some with hash-map aggregation).
-//! Memory: about 30 values per cell in all levels (the direct factor grows as n log n).
+//! Memory: about 22 values per cell in all (18 on the fine level, ≈ 10/3 on the coarse ones;
+//! the direct factor grows as n log n: 1.44 GB against 0.59 GB for a whole run at 1024²).
 
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
@@ -568,7 +569,7 @@ pub struct Multigrid {
 impl Multigrid {
     /// The level hierarchy of an `nx × ny` grid for a reversible flux with exponent κ:
     /// 2×2 aggregation until at most [`COARSEST_CELLS`] cells (or one cell). Allocates all
-    /// work arrays (about 30 values per cell).
+    /// work arrays (about 22 values per cell).
     pub fn new(grid: Grid, kappa: f64) -> Self {
         let (mut nx, mut ny) = (grid.nx, grid.ny);
         let mut levels = vec![Level::new(nx, ny, false)];
