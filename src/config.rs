@@ -337,6 +337,16 @@ impl std::str::FromStr for FlowMode {
     }
 }
 
+impl std::str::FromStr for LinearSolver {
+    type Err = String;
+    /// Parses the serde spelling (`auto`, `direct`, `multigrid`); the error lists the choices
+    /// and the nearest one. (Here, beside [`parse_variant`], so that `linsolve` needs no
+    /// `config`.)
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        parse_variant(s, &Self::ALL.map(|m| m.name()))
+    }
+}
+
 /// Parses a unit variant of a serde enum from its serde spelling, so the spelling has one
 /// source (the enum's `rename_all`): `"kernel"` → `FlowMode::Kernel`. The error names the
 /// choices and the nearest one (`names`, the spellings of every variant).

@@ -604,14 +604,6 @@ impl std::fmt::Display for LinearSolver {
     }
 }
 
-impl std::str::FromStr for LinearSolver {
-    type Err = String;
-    /// Parses the serde spelling; the error lists the choices and the nearest one.
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        crate::config::parse_variant(s, &Self::ALL.map(|m| m.name()))
-    }
-}
-
 /// The implicit integrators' solver for `(I − aG) x = b`: the direct [`SparseLu`] or the
 /// multigrid path ([`crate::multigrid`]), with the interface of [`SparseLu`]: `factor` once
 /// per (G version, a), then solves.
