@@ -28,7 +28,7 @@ use crate::grid::Grid;
 use crate::integrator::chebyshev::roundoff;
 use crate::integrator::uniformization::Uniformization;
 use crate::integrator::{ChebyshevExp, IntegratorKind, RationalExp};
-use crate::linsolve::SparseLu;
+use crate::linsolve::{Solver, SparseLu};
 use crate::partition::Partition;
 use crate::score::PotentialDrive;
 use crate::stencil::FivePoint;
@@ -306,7 +306,7 @@ pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
             (lu, g)
         });
         let g = g?;
-        let mut r = RationalExp::with_solver(lu?, n, degree)?;
+        let mut r = RationalExp::with_solver(Solver::direct(lu?), n, degree)?;
         r.apply_exp(&g, &mut p, T)?;
         let (f, s) = r.last_times();
         phases.push(("factorisation", f));

@@ -6,6 +6,7 @@ use crate::beta::BetaSchedule;
 use crate::error::{escape_control, one_line, CgklError, Result};
 use crate::flux::Flux;
 use crate::integrator::IntegratorKind;
+use crate::linsolve::LinearSolver;
 use crate::schedule::ScheduleKind;
 use serde::{Deserialize, Serialize};
 
@@ -336,6 +337,16 @@ impl std::str::FromStr for FlowMode {
     }
 }
 
+impl std::str::FromStr for LinearSolver {
+    type Err = String;
+    /// Parses the serde spelling (`auto`, `direct`, `multigrid`); the error lists the choices
+    /// and the nearest one. (Here, beside [`parse_variant`], so that `linsolve` needs no
+    /// `config`.)
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        parse_variant(s, &Self::ALL.map(|m| m.name()))
+    }
+}
+
 /// Parses a unit variant of a serde enum from its serde spelling, so the spelling has one
 /// source (the enum's `rename_all`): `"kernel"` → `FlowMode::Kernel`. The error names the
 /// choices and the nearest one (`names`, the spellings of every variant).
@@ -364,6 +375,10 @@ pub struct FlowConfig {
     /// Integrator of the resolved mode (default `auto`, rtol 1e-8, atol 1e-12: uniformization for
     /// a time-independent generator, adaptive TR-BDF2 otherwise).
     pub integrator: IntegratorKind,
+    /// Solver of the implicit systems `(I − aG)x = b` of both modes: `auto` (default: the
+    /// direct solve, multigrid for a moving generator on grids of at least
+    /// [`crate::linsolve::MULTIGRID_MIN_CELLS`] cells), `direct` or `multigrid`.
+    pub linear_solver: LinearSolver,
 }
 
 impl Default for FlowConfig {
@@ -374,6 +389,7 @@ impl Default for FlowConfig {
                 rtol: 1e-8,
                 atol: 1e-12,
             },
+            linear_solver: LinearSolver::Auto,
         }
     }
 }

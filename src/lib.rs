@@ -50,6 +50,7 @@ pub mod limit;
 pub mod linsolve;
 pub mod memory;
 pub(crate) mod monotone_root;
+pub mod multigrid;
 pub mod observe;
 pub mod oracle;
 pub mod order;

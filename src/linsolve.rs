@@ -21,9 +21,15 @@
 //! (D representable); otherwise, for upwind, or if the Cholesky fails, the LU below.
 //!
 //! **LU path**: supernodal LU with COLAMD ordering and partial pivoting (built on first use).
+//!
+//! **Multigrid path** ([`Solver`] with [`LinearSolver::Multigrid`], or `auto` on large grids):
+//! the same symmetric system solved iteratively in O(cells) by [`crate::multigrid`], to a
+//! tolerance tied to the calling step's error; the direct solve stays the reference (and the
+//! fallback where π is not representable).
 
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
+use crate::multigrid::{Multigrid, Tolerance};
 use crate::supernodal::{grid_structure, Structure, SupernodalFactor};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::lu::partial_pivoting::factor::PartialPivLuParams;
@@ -33,6 +39,7 @@ use faer::sparse::linalg::cholesky::{
 use faer::sparse::linalg::lu::{factorize_symbolic_lu, LuSymbolicParams, NumericLu, SymbolicLu};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par, Side, Spec};
+use serde::{Deserialize, Serialize};
 
 /// Relative tolerance on `a` under which a factorisation of the same G is reused.
 pub const REUSE_RTOL: f64 = 1e-12;
@@ -518,6 +525,236 @@ impl SparseLu {
     }
 }
 
+/// Grids with at least this many cells take the multigrid path under `auto` when G moves with
+/// s (reversible fluxes only); below it, and for a static G at any size, the direct solve.
+/// Measured (`examples/mg_crossover.rs`, `docs/benchmarks.md`, eighth sitting, one thread): a
+/// new (G, a) per solve costs the direct path 1.0 / 5.3 / 37 / 178 / 1000 ms at
+/// 64² / 128² / 256² / 512² / 1024² and multigrid 0.64 / 3.3 / 18 / 91 / 441 ms; with the
+/// factorisation reused (a static G), a direct solve costs 0.28 / 1.1 / 7.0 / 35 / 157 ms
+/// against 0.55 / 3.1 / 16 / 83 / 428 ms. `auto` switches where multigrid is at least twice
+/// as fast per step (256²), since the direct solve is exact to round-off and multigrid stops
+/// at its tolerance.
+pub const MULTIGRID_MIN_CELLS: usize = 256 * 256;
+
+/// Which solver takes the implicit systems `(I − aG) x = b` (config `flow.linear_solver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinearSolver {
+    /// The direct solve below [`MULTIGRID_MIN_CELLS`] cells or for upwind, multigrid above.
+    #[default]
+    Auto,
+    /// [`SparseLu`]: supernodal Cholesky of the symmetrised system (LU for upwind); exact to
+    /// round-off, memory O(n log n).
+    Direct,
+    /// [`crate::multigrid::Multigrid`]: K-cycle preconditioned CG, O(cells) time per iteration
+    /// and memory; reversible fluxes only (not upwind).
+    Multigrid,
+}
+
+impl LinearSolver {
+    /// Every choice.
+    pub const ALL: [LinearSolver; 3] = [
+        LinearSolver::Auto,
+        LinearSolver::Direct,
+        LinearSolver::Multigrid,
+    ];
+
+    /// `auto`, `direct` or `multigrid`: the serde spelling (a unit test holds them equal).
+    pub fn name(&self) -> &'static str {
+        match self {
+            LinearSolver::Auto => "auto",
+            LinearSolver::Direct => "direct",
+            LinearSolver::Multigrid => "multigrid",
+        }
+    }
+
+    /// The choice for a grid of `n` cells, the flux and whether G is time independent
+    /// (`auto`: multigrid for a moving G on at least [`MULTIGRID_MIN_CELLS`] cells, where every
+    /// step needs a new factorisation); `multigrid` with a non-reversible flux is a config
+    /// error on `flow.linear_solver`.
+    pub fn resolve(
+        &self,
+        n: usize,
+        flux: crate::flux::Flux,
+        is_static: bool,
+    ) -> Result<LinearSolver> {
+        let reversible = flux.reversibility_exponent().is_some();
+        match self {
+            LinearSolver::Auto if reversible && !is_static && n >= MULTIGRID_MIN_CELLS => {
+                Ok(LinearSolver::Multigrid)
+            }
+            LinearSolver::Auto | LinearSolver::Direct => Ok(LinearSolver::Direct),
+            LinearSolver::Multigrid if reversible => Ok(LinearSolver::Multigrid),
+            LinearSolver::Multigrid => Err(CgklError::config(
+                "flow.linear_solver",
+                "multigrid",
+                format!(
+                    "multigrid solves the symmetrised system of a reversible flux, and \
+                     reverse.flux = {} is not; use direct (or auto)",
+                    flux.name()
+                ),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for LinearSolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The implicit integrators' solver for `(I − aG) x = b`: the direct [`SparseLu`] or the
+/// multigrid path ([`crate::multigrid`]), with the interface of [`SparseLu`]: `factor` once
+/// per (G version, a), then solves.
+pub struct Solver {
+    kind: SolverKind,
+    /// Tolerance of the multigrid solves (the direct solve ignores it).
+    tol: Tolerance,
+    key: Option<(u64, f64)>,
+    factorizations: usize,
+}
+
+enum SolverKind {
+    Direct(SparseLu),
+    /// The multigrid solver, and the direct one built on first need (π not representable).
+    Multigrid {
+        mg: Box<Multigrid>,
+        fallback: Option<SparseLu>,
+        on_fallback: bool,
+    },
+}
+
+impl Solver {
+    /// The solver `choice` for G (resolved by [`LinearSolver::resolve`]); `tol` is the
+    /// multigrid stopping rule ([`crate::multigrid`]: tied to the calling step's error).
+    pub fn new(g: &Generator, choice: LinearSolver, tol: Tolerance) -> Result<Self> {
+        let kind = match choice.resolve(g.n(), g.flux(), g.is_static())? {
+            LinearSolver::Multigrid => {
+                let Some(kappa) = g.flux().reversibility_exponent() else {
+                    unreachable!("resolve allows multigrid for reversible fluxes only")
+                };
+                SolverKind::Multigrid {
+                    mg: Box::new(Multigrid::new(g.grid(), kappa)),
+                    fallback: None,
+                    on_fallback: false,
+                }
+            }
+            _ => SolverKind::Direct(SparseLu::new(g)?),
+        };
+        Ok(Self {
+            kind,
+            tol,
+            key: None,
+            factorizations: 0,
+        })
+    }
+
+    /// A direct solver already analysed ([`SparseLu::for_pattern`]).
+    pub fn direct(lu: SparseLu) -> Self {
+        Self {
+            kind: SolverKind::Direct(lu),
+            tol: Tolerance::Relative(0.0),
+            key: None,
+            factorizations: 0,
+        }
+    }
+
+    /// Prepares `I − aG` (a numeric factorisation, or a multigrid setup) unless the same G
+    /// version with the same `a` to [`REUSE_RTOL`] is prepared. The multigrid path falls back
+    /// to the direct solve for this G when π is not representable ([`crate::multigrid`]).
+    pub fn factor(&mut self, g: &Generator, a: f64, s: f64) -> Result<()> {
+        match &mut self.kind {
+            SolverKind::Direct(lu) => {
+                let before = lu.factorizations();
+                lu.factor(g, a, s)?;
+                self.factorizations += lu.factorizations() - before;
+                Ok(())
+            }
+            SolverKind::Multigrid {
+                mg,
+                fallback,
+                on_fallback,
+            } => {
+                if let Some((v, a_old)) = self.key {
+                    if v == g.version() && (a - a_old).abs() <= REUSE_RTOL * a.abs() {
+                        return Ok(());
+                    }
+                }
+                self.key = None;
+                if mg.setup(g, a) {
+                    *on_fallback = false;
+                } else {
+                    if fallback.is_none() {
+                        *fallback = Some(SparseLu::new(g)?);
+                    }
+                    let Some(lu) = fallback.as_mut() else {
+                        unreachable!("built above")
+                    };
+                    lu.factor(g, a, s)?;
+                    *on_fallback = true;
+                }
+                self.key = Some((g.version(), a));
+                self.factorizations += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Solves `(I − aG) x = b` in place with the current preparation.
+    pub fn solve_in_place(&mut self, b: &mut [f64]) -> Result<()> {
+        match &mut self.kind {
+            SolverKind::Direct(lu) => lu.solve_in_place(b),
+            SolverKind::Multigrid {
+                mg,
+                fallback,
+                on_fallback,
+            } => match (self.key.is_some(), *on_fallback, fallback.as_mut()) {
+                (true, true, Some(lu)) => lu.solve_in_place(b),
+                (true, false, _) => mg.solve_in_place(b, self.tol).map(|_| ()),
+                _ => Err(CgklError::Singular {
+                    s: f64::NAN,
+                    dt: f64::NAN,
+                    msg: "no valid preparation (the last one failed)".into(),
+                }),
+            },
+        }
+    }
+
+    /// Numeric factorisations and multigrid setups performed so far.
+    pub fn factorizations(&self) -> usize {
+        self.factorizations
+    }
+
+    /// `"cholesky"`, `"lu"` or `"multigrid"`: the path of the current preparation.
+    pub fn path(&self) -> Option<&'static str> {
+        match &self.kind {
+            SolverKind::Direct(lu) => lu.path(),
+            SolverKind::Multigrid {
+                fallback,
+                on_fallback,
+                ..
+            } => match (self.key.is_some(), *on_fallback) {
+                (false, _) => None,
+                (true, false) => Some("multigrid"),
+                (true, true) => fallback.as_ref().and_then(|lu| lu.path()),
+            },
+        }
+    }
+
+    /// The multigrid solver's statistics of the last solve (None on the direct path).
+    pub fn multigrid_stats(&self) -> Option<crate::multigrid::SolveStats> {
+        match &self.kind {
+            SolverKind::Multigrid {
+                mg,
+                on_fallback: false,
+                ..
+            } => Some(mg.last_solve()),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,6 +889,100 @@ mod tests {
                 assert!(d < 1e-12, "{nx}×{ny}, a = {a}: paths differ by {d:.2e}");
                 assert!((x.iter().sum::<f64>() - 1.0).abs() < 1e-14, "{nx}×{ny}");
             }
+        }
+    }
+
+    /// The spellings are serde's, `auto` picks multigrid only for a moving G on grids of at
+    /// least [`MULTIGRID_MIN_CELLS`] cells and a reversible flux, and multigrid with upwind is
+    /// a config error.
+    #[test]
+    fn linear_solver_choices() {
+        for c in LinearSolver::ALL {
+            let text = toml::to_string(
+                &[("s", c)]
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+            .unwrap();
+            assert!(text.contains(&format!("\"{}\"", c.name())), "{text}");
+            assert_eq!(c.name().parse::<LinearSolver>().unwrap(), c);
+        }
+        let (cr, up) = (crate::flux::Flux::ChainReversal, crate::flux::Flux::Upwind);
+        let big = MULTIGRID_MIN_CELLS;
+        let auto = LinearSolver::Auto;
+        assert_eq!(
+            auto.resolve(big, cr, false).unwrap(),
+            LinearSolver::Multigrid
+        );
+        assert_eq!(
+            auto.resolve(big - 1, cr, false).unwrap(),
+            LinearSolver::Direct
+        );
+        assert_eq!(auto.resolve(big, cr, true).unwrap(), LinearSolver::Direct);
+        assert_eq!(auto.resolve(big, up, false).unwrap(), LinearSolver::Direct);
+        let e = LinearSolver::Multigrid.resolve(10, up, true).unwrap_err();
+        assert!(
+            e.is_input() && e.to_string().contains("flow.linear_solver"),
+            "{e}"
+        );
+        assert!("mg".parse::<LinearSolver>().is_err());
+    }
+
+    /// The multigrid [`Solver`] solves the direct solver's systems, counts its setups as
+    /// factorisations (reusing one for the same G and a), and falls back to the direct solve
+    /// where π is not representable.
+    #[test]
+    fn multigrid_solver_and_its_fallback() {
+        let ov: Vec<String> = [
+            "grid.nx=40",
+            "grid.ny=30",
+            "partition.bx=4",
+            "partition.by=3",
+            "data.kind=textured",
+            "forward.eps_fwd=0.3",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (pb, g, _, mut lu) = both_paths(&ov, 0.004);
+        let mut mg = Solver::new(&g, LinearSolver::Multigrid, Tolerance::Relative(1e-12)).unwrap();
+        for a in [1e-4, 1e-2, 1e-2] {
+            mg.factor(&g, a, 0.0).unwrap();
+            lu.factor(&g, a, 0.0).unwrap();
+            let (mut x, mut y) = (pb.p0.clone(), pb.p0.clone());
+            mg.solve_in_place(&mut x).unwrap();
+            lu.solve_in_place(&mut y).unwrap();
+            assert_eq!(mg.path(), Some("multigrid"));
+            assert!(mg.multigrid_stats().unwrap().iterations > 0);
+            let d = l1(&x, &y);
+            assert!(d < 3e-12, "a = {a}: multigrid and direct differ by {d:.2e}");
+        }
+        assert_eq!(mg.factorizations(), 2);
+        // 600·x over the unit square: κ(max φ − min φ) ≈ 600·(1 − 1/L) ≤ 600 passes; 700 does not
+        for (pot, path) in [("590*x", "multigrid"), ("700*x", "cholesky")] {
+            let ov: Vec<String> = [
+                "grid.nx=16",
+                "grid.ny=16",
+                "partition.bx=1",
+                "partition.by=1",
+                "data.kind=brelax",
+                "score.kind=potential",
+                &format!("score.potential=\"{pot}\""),
+                "score.diffusion=1",
+                "reverse.flux.kind=potential_sg",
+            ]
+            .map(String::from)
+            .to_vec();
+            let (pb, g, _, mut lu) = both_paths(&ov, 0.0);
+            let mut s =
+                Solver::new(&g, LinearSolver::Multigrid, Tolerance::Relative(1e-11)).unwrap();
+            s.factor(&g, 1e-4, 0.0).unwrap();
+            lu.factor(&g, 1e-4, 0.0).unwrap();
+            assert_eq!(s.path(), Some(path), "{pot}");
+            let (mut x, mut y) = (pb.p0.clone(), pb.p0.clone());
+            s.solve_in_place(&mut x).unwrap();
+            lu.solve_in_place(&mut y).unwrap();
+            let d = l1(&x, &y);
+            assert!(d < 1e-10, "{pot}: {d:.2e}");
         }
     }
 }

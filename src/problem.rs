@@ -17,6 +17,7 @@ use crate::integrator::{Integrator, IntegratorKind, StepStats};
 use crate::io::input::InputFile;
 use crate::io::score_field::ScoreField;
 use crate::kl::{Reference, ToleranceBox};
+use crate::linsolve::LinearSolver;
 use crate::observe::{Collect, Observer, OnStep};
 use crate::oracle::ForwardOracle;
 use crate::partition::Partition;
@@ -369,6 +370,10 @@ impl Config {
             ));
         }
         self.flow.integrator.validate()?;
+        // multigrid needs a reversible flux (config error before any work)
+        self.flow
+            .linear_solver
+            .resolve(self.grid.nx * self.grid.ny, self.reverse.flux, true)?;
         let tiles = || {
             self.partition.tiles().ok_or_else(|| {
                 CgklError::config(
@@ -811,12 +816,23 @@ impl Problem {
         ))
     }
 
+    /// The solver of the implicit systems (`flow.linear_solver`).
+    pub fn linear_solver(&self) -> LinearSolver {
+        self.config.flow.linear_solver
+    }
+
     /// The integrator of the flow mode: kernel = one implicit-Euler step per Δt_n; resolved =
-    /// the configured integrator.
+    /// the configured integrator; both with the configured linear solver.
     pub fn integrator(&self, g: &Generator, mode: FlowMode) -> Result<Box<dyn Integrator>> {
         match mode {
-            FlowMode::Kernel => IntegratorKind::ImplicitEuler { substeps: 1 }.build(g),
-            FlowMode::Resolved => self.config.flow.integrator.build(g),
+            FlowMode::Kernel => {
+                IntegratorKind::ImplicitEuler { substeps: 1 }.build_with(g, self.linear_solver())
+            }
+            FlowMode::Resolved => self
+                .config
+                .flow
+                .integrator
+                .build_with(g, self.linear_solver()),
         }
     }
 

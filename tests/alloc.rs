@@ -94,6 +94,27 @@ fn a_step_allocates_only_its_record() {
             ],
         ),
         (
+            "resolved, TR-BDF2, multigrid solves",
+            vec![
+                "flow.mode=resolved",
+                "flow.integrator.kind=trbdf2_adaptive",
+                "flow.integrator.rtol=1e-6",
+                "flow.integrator.atol=1e-10",
+                "data.kind=textured",
+                "forward.eps_fwd=0.3",
+                "flow.linear_solver=multigrid",
+            ],
+        ),
+        (
+            "kernel, moving score, multigrid solves",
+            vec![
+                "flow.mode=kernel",
+                "data.kind=textured",
+                "forward.eps_fwd=0.3",
+                "flow.linear_solver=multigrid",
+            ],
+        ),
+        (
             "kernel, textured + perturbed score",
             vec![
                 "flow.mode=kernel",

@@ -1,23 +1,27 @@
 //! Implicit Euler: `p ← (I − Δt G(s+Δt))⁻¹ p`. For a Markov generator `R = (I − Δt G)⁻¹` is a
 //! Markov kernel (entrywise ≥ 0, columns sum to 1) for every Δt > 0: mass conserved, p ≥ 0,
-//! L-stable, order 1. One numeric factorisation per new (G, Δt), reused otherwise.
+//! L-stable, order 1. One numeric factorisation (or multigrid setup) per new (G, Δt), reused
+//! otherwise; the multigrid path solves to 10⁻³ of the step's own local error
+//! ([`Tolerance::ImplicitEuler`]).
 
 use super::{Integrator, StepStats};
 use crate::error::Result;
 use crate::generator::Generator;
-use crate::linsolve::SparseLu;
+use crate::linsolve::{LinearSolver, Solver};
+use crate::multigrid::Tolerance;
 
 /// Implicit Euler with a fixed number of equal substeps per interval.
 pub struct ImplicitEuler {
-    lu: SparseLu,
+    lu: Solver,
     substeps: usize,
 }
 
 impl ImplicitEuler {
-    /// Implicit Euler for G's pattern with `substeps` ≥ 1 equal steps per interval.
-    pub fn new(g: &Generator, substeps: usize) -> Result<Self> {
+    /// Implicit Euler for G's pattern with `substeps` ≥ 1 equal steps per interval, its
+    /// systems solved by `solver`.
+    pub fn new(g: &Generator, substeps: usize, solver: LinearSolver) -> Result<Self> {
         Ok(Self {
-            lu: SparseLu::new(g)?,
+            lu: Solver::new(g, solver, Tolerance::ImplicitEuler)?,
             substeps: substeps.max(1),
         })
     }

@@ -18,6 +18,7 @@ pub use uniformization::Uniformization;
 use crate::bounds::{MAX_INNER_STEPS, MIN_ATOL, MIN_RTOL};
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
+use crate::linsolve::LinearSolver;
 use serde::{Deserialize, Serialize};
 
 /// Work done by one call of [`Integrator::advance`].
@@ -449,32 +450,47 @@ impl IntegratorKind {
         }
     }
 
-    /// Builds the integrator for G's pattern (after [`Self::check_generator`]).
+    /// Builds the integrator for G's pattern (after [`Self::check_generator`]) with the
+    /// default linear solver ([`LinearSolver::Auto`]).
     pub fn build(&self, g: &Generator) -> Result<Box<dyn Integrator>> {
+        self.build_with(g, LinearSolver::Auto)
+    }
+
+    /// Builds the integrator for G's pattern (after [`Self::check_generator`]), its implicit
+    /// systems solved by `solver` (the kinds without systems ignore it).
+    pub fn build_with(&self, g: &Generator, solver: LinearSolver) -> Result<Box<dyn Integrator>> {
         self.check_generator(g)?;
         Ok(match *self {
             IntegratorKind::ExplicitEuler { cfl, substeps } => {
                 Box::new(ExplicitEuler::new(g.n(), cfl, substeps))
             }
             IntegratorKind::ImplicitEuler { substeps } => {
-                Box::new(ImplicitEuler::new(g, substeps)?)
+                Box::new(ImplicitEuler::new(g, substeps, solver)?)
             }
             IntegratorKind::Trbdf2Fixed { substeps } => {
-                Box::new(TrBdf2::new(g, StepControl::Fixed { substeps })?)
+                Box::new(TrBdf2::new(g, StepControl::Fixed { substeps }, solver)?)
             }
-            IntegratorKind::Trbdf2Adaptive { rtol, atol } => {
-                Box::new(TrBdf2::new(g, StepControl::Adaptive { rtol, atol })?)
-            }
+            IntegratorKind::Trbdf2Adaptive { rtol, atol } => Box::new(TrBdf2::new(
+                g,
+                StepControl::Adaptive { rtol, atol },
+                solver,
+            )?),
             IntegratorKind::Uniformization { tol } => Box::new(Uniformization::new(g.n(), tol)),
             IntegratorKind::Chebyshev { tol } => {
                 Box::new(ChebyshevExp::with_l1_tolerance(g.n(), tol)?)
             }
-            IntegratorKind::Rational { degree } => Box::new(RationalExp::new(g, degree)?),
+            IntegratorKind::Rational { degree } => {
+                Box::new(RationalExp::with_linear_solver(g, degree, solver)?)
+            }
             IntegratorKind::Auto { rtol, atol } => {
                 if g.is_static() {
                     Box::new(Uniformization::new(g.n(), atol))
                 } else {
-                    Box::new(TrBdf2::new(g, StepControl::Adaptive { rtol, atol })?)
+                    Box::new(TrBdf2::new(
+                        g,
+                        StepControl::Adaptive { rtol, atol },
+                        solver,
+                    )?)
                 }
             }
         })

@@ -24,7 +24,8 @@
 use super::{Integrator, StepStats};
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
-use crate::linsolve::SparseLu;
+use crate::linsolve::{LinearSolver, Solver};
+use crate::multigrid::Tolerance;
 
 /// `(a, ε_m, [c_1 … c_m])` for m = 1…12: the pole parameter, the uniform error on `[0, ∞)`
 /// and the coefficients (`c_m = 1 − Σ_{k<m} c_k`), from `data/make_rational_table.py`.
@@ -175,20 +176,34 @@ pub const MAX_DEGREE: usize = TABLE.len();
 /// `r_m(τG) p` with one factorisation of `I − aτG` per (G version, τ) and m solves.
 pub struct RationalExp {
     degree: usize,
-    lu: SparseLu,
+    lu: Solver,
     v: Vec<f64>,
     acc: Vec<f64>,
     times: (f64, f64),
 }
 
 impl RationalExp {
-    /// The degree-m approximation (1 ≤ m ≤ [`MAX_DEGREE`]) for G's pattern.
+    /// The degree-m approximation (1 ≤ m ≤ [`MAX_DEGREE`]) for G's pattern (the direct solve
+    /// for the default `auto`: G is static).
     pub fn new(g: &Generator, degree: usize) -> Result<Self> {
-        Self::with_solver(SparseLu::new(g)?, g.n(), degree)
+        Self::with_linear_solver(g, degree, LinearSolver::Auto)
     }
 
-    /// The same with a solver already analysed for G's pattern ([`SparseLu::for_pattern`]).
-    pub fn with_solver(lu: SparseLu, n: usize, degree: usize) -> Result<Self> {
+    /// The same with the solver `choice`; multigrid solves stop at `10⁻³ ε_m / Σ_k |c_k|` (the
+    /// m solves enter `Σ c_k v_k`, so their errors add up to a thousandth of the method's
+    /// uniform error).
+    pub fn with_linear_solver(g: &Generator, degree: usize, choice: LinearSolver) -> Result<Self> {
+        let gain: f64 = TABLE
+            .get(degree.wrapping_sub(1))
+            .map_or(1.0, |t| t.2.iter().map(|c| c.abs()).sum());
+        let eps = Self::uniform_error(degree).unwrap_or(1e-7);
+        let tol = Tolerance::Relative(1e-3 * eps / gain);
+        Self::with_solver(Solver::new(g, choice, tol)?, g.n(), degree)
+    }
+
+    /// The same with a solver already made for G's pattern (e.g. [`Solver::direct`] of a
+    /// [`crate::linsolve::SparseLu::for_pattern`]).
+    pub fn with_solver(lu: Solver, n: usize, degree: usize) -> Result<Self> {
         if !(1..=MAX_DEGREE).contains(&degree) {
             return Err(CgklError::config(
                 "degree",

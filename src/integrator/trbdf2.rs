@@ -14,7 +14,8 @@ use super::{Integrator, StepStats, NEG_TOL};
 use crate::bounds::MAX_INNER_STEPS;
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
-use crate::linsolve::SparseLu;
+use crate::linsolve::{LinearSolver, Solver};
+use crate::multigrid::Tolerance;
 
 const GAMMA: f64 = 2.0 - std::f64::consts::SQRT_2;
 const D: f64 = GAMMA / 2.0;
@@ -38,7 +39,7 @@ pub enum StepControl {
 
 /// The TR-BDF2 integrator with its workspaces.
 pub struct TrBdf2 {
-    lu: SparseLu,
+    lu: Solver,
     control: StepControl,
     h_next: Option<f64>,
     z: Vec<f64>,
@@ -56,11 +57,12 @@ struct Attempt {
 }
 
 impl TrBdf2 {
-    /// TR-BDF2 for G's pattern.
-    pub fn new(g: &Generator, control: StepControl) -> Result<Self> {
+    /// TR-BDF2 for G's pattern, its systems solved by `solver`; multigrid solves stop at
+    /// [`Self::solve_tolerance`].
+    pub fn new(g: &Generator, control: StepControl, solver: LinearSolver) -> Result<Self> {
         let n = g.n();
         Ok(Self {
-            lu: SparseLu::new(g)?,
+            lu: Solver::new(g, solver, Self::solve_tolerance(control))?,
             control,
             h_next: None,
             z: vec![0.0; n],
@@ -70,6 +72,16 @@ impl TrBdf2 {
             f1: vec![0.0; n],
             est: vec![0.0; n],
         })
+    }
+
+    /// The multigrid tolerance (relative L1 residual, [`crate::multigrid`]): 10⁻³·rtol for
+    /// adaptive steps (a thousandth of the relative error the controller accepts), 10⁻¹⁰ for
+    /// fixed ones.
+    pub fn solve_tolerance(control: StepControl) -> Tolerance {
+        match control {
+            StepControl::Adaptive { rtol, .. } => Tolerance::Relative(1e-3 * rtol),
+            StepControl::Fixed { .. } => Tolerance::Relative(1e-10),
+        }
     }
 
     fn attempt(
