@@ -58,7 +58,10 @@
 //! `Σx − Σb = −Σr`, and as in [`crate::linsolve`] a non-negative solution is rescaled by
 //! `Σb/Σx` (keeps the sign; changes x by `|Σr| ≤ ‖r‖₁` in L1), a signed one (stages, error
 //! estimates) shifted along π, `x += ((Σb − Σx)/Σπ)·π` (π is G's null vector, so the residual
-//! only loses its sum). Either way `Σx = Σb` to round-off, and `‖x − x★‖₁ ≤ 2τ‖b‖₁`.
+//! only loses its sum). Either way `Σx = Σb` to round-off, and `‖x − x★‖₁ ≤ 2τ‖b‖₁`. Where
+//! faces of conductance 0 (ε = 0) cut the grid into isolated blocks, the exact solve keeps every
+//! block's mass, and so does the correction: it is made per connected component of the face
+//! graph (labelled at setup, only when some face is 0).
 //!
 //! **Range.** π is formed as `e^{κ(φ − φ_mid)}`; the solver refuses (and the caller falls back
 //! to the direct solve) when `κ(max φ − min φ) > `[`MAX_LOG_RANGE`], where products of π and
@@ -562,6 +565,12 @@ pub struct Multigrid {
     q: Vec<f64>,
     x: Vec<f64>,
     gb: Vec<f64>,
+    /// Connected components of the face graph (faces with W > 0; several where ε = 0 cuts
+    /// the grid into isolated blocks): the label of each cell (empty for one component) and
+    /// the per-component sums of the mass correction; the DFS stack.
+    comp: Vec<u32>,
+    comp_sums: Vec<[f64; 3]>,
+    stack: Vec<u32>,
     ready: bool,
     last: SolveStats,
 }
@@ -595,6 +604,9 @@ impl Multigrid {
             q: vec![0.0; n + 2 * pad],
             x: vec![0.0; n],
             gb: vec![0.0; n],
+            comp: Vec::new(),
+            comp_sums: Vec::new(),
+            stack: Vec::new(),
             ready: false,
             last: SolveStats::default(),
         }
@@ -673,7 +685,103 @@ impl Multigrid {
         }
         let last = &self.levels[self.levels.len() - 1].op;
         self.ready = self.coarse.factor(last);
+        self.label_components();
         self.ready
+    }
+
+    /// Labels the connected components of the fine face graph (faces with W > 0) when some
+    /// interior face has W = 0 (ε = 0 between blocks, or an underflowing rate); otherwise one
+    /// component and no labels. Each component's mass is invariant under `(I − aG)⁻¹`.
+    fn label_components(&mut self) {
+        let op = &self.levels[0].op;
+        let (nx, ny, pad) = (op.nx, op.ny, op.pad);
+        let cut = (0..nx * ny).any(|i| {
+            (i % nx + 1 < nx && op.wx[pad + i] == 0.0) || (i / nx + 1 < ny && op.wy[pad + i] == 0.0)
+        });
+        self.comp.clear();
+        self.comp_sums.clear();
+        if !cut {
+            return;
+        }
+        self.comp.resize(nx * ny, u32::MAX);
+        let mut count = 0u32;
+        for start in 0..nx * ny {
+            if self.comp[start] != u32::MAX {
+                continue;
+            }
+            self.comp[start] = count;
+            self.stack.push(start as u32);
+            while let Some(i) = self.stack.pop() {
+                let i = i as usize;
+                let j = pad + i;
+                let (ix, iy) = (i % nx, i / nx);
+                let neighbours = [
+                    (ix > 0 && op.wx[j - 1] > 0.0, i.wrapping_sub(1)),
+                    (ix + 1 < nx && op.wx[j] > 0.0, i + 1),
+                    (iy > 0 && op.wy[j - nx] > 0.0, i.wrapping_sub(nx)),
+                    (iy + 1 < ny && op.wy[j] > 0.0, i + nx),
+                ];
+                for (linked, k) in neighbours {
+                    if linked && self.comp[k] == u32::MAX {
+                        self.comp[k] = count;
+                        self.stack.push(k as u32);
+                    }
+                }
+            }
+            count += 1;
+        }
+        self.comp_sums.resize(count as usize, [0.0; 3]);
+    }
+
+    /// The mass correction of the module doc, per connected component (one for a connected
+    /// grid): `b ← x·Σb/Σx` on a component for a non-negative b with Σx > 0 there, else
+    /// `b ← x + ((Σb − Σx)/Σπ)·π` there.
+    fn correct_mass(&mut self, b: &mut [f64], nonneg: bool) {
+        if self.comp.is_empty() {
+            let (sb, sx) = (sum(b), sum(&self.x));
+            if nonneg && sx > 0.0 {
+                let f = sb / sx;
+                for (bi, &x) in b.iter_mut().zip(&self.x) {
+                    *bi = x * f;
+                }
+            } else {
+                let c = (sb - sx) / sum(&self.pi);
+                for ((bi, &x), &p) in b.iter_mut().zip(&self.x).zip(&self.pi) {
+                    *bi = x + c * p;
+                }
+            }
+            return;
+        }
+        self.comp_sums.fill([0.0; 3]);
+        for ((&c, &bi), (&x, &p)) in self
+            .comp
+            .iter()
+            .zip(b.iter())
+            .zip(self.x.iter().zip(&self.pi))
+        {
+            let s = &mut self.comp_sums[c as usize];
+            s[0] += bi;
+            s[1] += x;
+            s[2] += p;
+        }
+        // in place of the sums: the component's factor (non-negative b, Σx > 0; flag 1) or
+        // shift along π (flag 0)
+        for s in self.comp_sums.iter_mut() {
+            let [sb, sx, sp] = *s;
+            *s = if nonneg && sx > 0.0 {
+                [sb / sx, 0.0, 1.0]
+            } else {
+                [0.0, (sb - sx) / sp, 0.0]
+            };
+        }
+        for ((bi, &c), (&x, &p)) in b
+            .iter_mut()
+            .zip(&self.comp)
+            .zip(self.x.iter().zip(&self.pi))
+        {
+            let [f, shift, scaled] = self.comp_sums[c as usize];
+            *bi = if scaled == 1.0 { x * f } else { x + shift * p };
+        }
     }
 
     /// `out = b − x + a·G x` with G's own rates.
@@ -853,19 +961,8 @@ impl Multigrid {
             }
             target = 0.1 * tau * bnorm;
         };
-        // the mass: Σx = Σb
-        let (sb, sx) = (sum(b), sum(&self.x));
-        if nonneg && sx > 0.0 {
-            let f = sb / sx;
-            for (bi, &x) in b.iter_mut().zip(&self.x) {
-                *bi = x * f;
-            }
-        } else {
-            let c = (sb - sx) / sum(&self.pi);
-            for ((bi, &x), &p) in b.iter_mut().zip(&self.x).zip(&self.pi) {
-                *bi = x + c * p;
-            }
-        }
+        // the mass: Σx = Σb, on every connected component
+        self.correct_mass(b, nonneg);
         self.last = SolveStats {
             iterations: iters,
             tol: tau,
@@ -1143,5 +1240,44 @@ mod tests {
         assert!(!mg.setup(&g, 1e-3));
         let mut x = pb.p0.clone();
         assert!(mg.solve_in_place(&mut x, Tolerance::ImplicitEuler).is_err());
+    }
+
+    /// With ε = 0 the blocks are isolated: the exact solve keeps every block's mass, and so
+    /// does the multigrid solve (its mass correction runs per connected component), for
+    /// non-negative and signed right sides; a leaky ε has a single component.
+    #[test]
+    fn isolated_blocks_keep_their_masses() {
+        let o = grid_ov(
+            45,
+            30,
+            &[
+                "partition.bx=3",
+                "partition.by=2",
+                "data.kind=textured",
+                "forward.eps_fwd=0.2",
+                "reverse.eps_rev=0",
+            ],
+        );
+        let (pb, g) = problem(&o, 0.01);
+        let masses = |v: &[f64]| pb.partition.block_masses(v);
+        let n = pb.p0.len() as f64;
+        let signed: Vec<f64> = pb
+            .p0
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p - (i % 3) as f64 / n)
+            .collect();
+        for b in [pb.p0.clone(), signed] {
+            let mut mg = multigrid(&g, 0.05);
+            assert_eq!(mg.comp_sums.len(), 6, "one component per block");
+            let mut x = b.clone();
+            mg.solve_in_place(&mut x, Tolerance::Relative(1e-9))
+                .unwrap();
+            for (j, (u, v)) in masses(&x).into_iter().zip(masses(&b)).enumerate() {
+                assert!((u - v).abs() <= 1e-15, "block {j}: {u} vs {v}");
+            }
+        }
+        let (_, g) = problem(&grid_ov(45, 30, &["partition.bx=3", "partition.by=2"]), 0.0);
+        assert!(multigrid(&g, 0.05).comp.is_empty());
     }
 }
