@@ -115,6 +115,15 @@ pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(cannot)
 }
 
+/// (canonical path, length, modification time) → hash, for [`InputFile::hash`].
+type HashCache =
+    std::collections::HashMap<(std::path::PathBuf, u64, std::time::SystemTime), String>;
+
+fn hash_cache() -> &'static std::sync::Mutex<HashCache> {
+    static CACHE: OnceLock<std::sync::Mutex<HashCache>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
 /// One input file of a run: the config key naming it, its path and the SHA-256 of its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputFile {
@@ -127,9 +136,29 @@ pub struct InputFile {
 }
 
 impl InputFile {
-    /// Hashes the input `path` named by config key `key` (standard input: the bytes read).
+    /// Hashes the input `path` named by config key `key` (standard input: the bytes read). A
+    /// file already hashed by this process with the same length and modification time is not
+    /// read again (a sweep validates every run, and each names the same files).
     pub fn hash(key: &str, path: &str) -> Result<Self> {
         let p = Path::new(path);
+        let stamp = (!is_stdin(p))
+            .then(|| std::fs::metadata(p).ok())
+            .flatten()
+            .filter(|m| m.is_file())
+            .and_then(|m| Some((std::fs::canonicalize(p).ok()?, m.len(), m.modified().ok()?)));
+        if let Some(st) = &stamp {
+            if let Some(hash) = hash_cache()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(st)
+            {
+                return Ok(Self {
+                    key: key.into(),
+                    path: path.into(),
+                    hash: hash.clone(),
+                });
+            }
+        }
         let mut h = Sha256::new();
         if is_stdin(p) {
             h.update(stdin_bytes()?);
@@ -148,10 +177,17 @@ impl InputFile {
             })?;
         }
         let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hash = format!("sha256:{hex}");
+        if let Some(st) = stamp {
+            hash_cache()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(st, hash.clone());
+        }
         Ok(Self {
             key: key.into(),
             path: path.into(),
-            hash: format!("sha256:{hex}"),
+            hash,
         })
     }
 
