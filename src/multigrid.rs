@@ -34,8 +34,10 @@
 //! preconditioned by the next level's cycle (the second only if the first left more than a
 //! quarter of the residual), else by one cycle. Smoother: one red–black Gauss–Seidel sweep
 //! before (red, then black) and one after (black, then red) the coarse correction. Every
-//! update of a colour reads only the other colour, and every sum runs in a fixed order:
-//! the result does not depend on the thread count (this module runs on the calling thread).
+//! update of a colour reads only the other colour, and every sum runs over fixed chunks added
+//! in order: on levels of at least [`PARALLEL_MIN_CELLS`] cells the rows run in parallel bands
+//! (the smoother reading copies of its bands' boundary rows), and the result does not depend
+//! on the thread count (tested bit for bit at 1, 2 and 3 threads).
 //! Outer iteration: flexible CG (FCG(1), Notay 2000), as the K-cycle is not a fixed linear map.
 //!
 //! **Stopping rule.** `R = (I − aG)⁻¹` is a Markov kernel, so `‖R‖₁ = 1` and the solve's L1
@@ -76,6 +78,7 @@
 use crate::error::{CgklError, Result};
 use crate::generator::Generator;
 use crate::grid::Grid;
+use rayon::prelude::*;
 
 /// Coarsening stops at a level with at most this many cells (solved by dense Cholesky).
 pub const COARSEST_CELLS: usize = 64;
@@ -92,6 +95,21 @@ const K_CYCLE_T: f64 = 0.25;
 
 /// Values per chunk of an ordered sum (sums run chunk by chunk, partials added in order).
 const SUM_CHUNK: usize = 4096;
+
+/// Levels of at least this many cells run their kernels in parallel bands of rows. A cycle
+/// makes some 40 passes over its levels, each a hand-over to the pool and back (tens of µs on
+/// the 2-vCPU VM), so the threshold is higher than the stencil's
+/// ([`crate::stencil::PARALLEL_MIN_CELLS`]).
+pub const PARALLEL_MIN_CELLS: usize = 1 << 18;
+
+/// One chunk of the FCG update `u += αp`, `r −= αq`: `((u, r), (p, q))`.
+type UpdateChunks<'a> = ((&'a mut [f64], &'a mut [f64]), (&'a [f64], &'a [f64]));
+
+/// Whether work on `n` cells goes to the pool ([`PARALLEL_MIN_CELLS`], and a pool of more
+/// than one thread: the bands give the same bits either way).
+fn parallel(n: usize) -> bool {
+    n >= PARALLEL_MIN_CELLS && rayon::current_num_threads() > 1
+}
 
 /// How a solve's tolerance τ (`‖r‖₁ ≤ τ‖b‖₁`) is tied to the calling step's error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -168,28 +186,58 @@ impl Op {
         )
     }
 
+    /// Rows per band of the row-parallel kernels (about 16384 cells; the result does not
+    /// depend on it).
+    fn band_rows(&self) -> usize {
+        (16384 / self.nx).max(4)
+    }
+
+    /// Whether this level's kernels run on the pool ([`parallel`]).
+    fn parallel(&self) -> bool {
+        parallel(self.n())
+    }
+
     /// `out = A v` (padded vectors), the Laplacian in difference form:
-    /// `(A v)_i = m_i v_i + Σ_k w_ik (v_i − v_k)`.
+    /// `(A v)_i = m_i v_i + Σ_k w_ik (v_i − v_k)`; rows in parallel bands on large levels.
     fn apply(&self, v: &[f64], out: &mut [f64]) {
-        let nx = self.nx;
-        for iy in 0..self.ny {
-            let (j0, wl, wr, ws, wn) = self.row_weights(iy);
-            let m = &self.m[iy * nx..(iy + 1) * nx];
-            let (vl, vc, vr) = (
-                &v[j0 - 1..j0 - 1 + nx],
-                &v[j0..j0 + nx],
-                &v[j0 + 1..j0 + 1 + nx],
-            );
-            let (vs, vn) = (&v[j0 - nx..j0], &v[j0 + nx..j0 + 2 * nx]);
-            let o = &mut out[j0..j0 + nx];
-            for k in 0..nx {
-                let c = vc[k];
-                o[k] = m[k] * c
-                    + wl[k] * (c - vl[k])
-                    + wr[k] * (c - vr[k])
-                    + ws[k] * (c - vs[k])
-                    + wn[k] * (c - vn[k]);
+        let (nx, rows) = (self.nx, self.band_rows());
+        let band = |(k, o): (usize, &mut [f64])| {
+            crate::simd_state::clear_upper_state();
+            for (r, o) in o.chunks_mut(nx).enumerate() {
+                self.apply_row(v, k * rows + r, o);
             }
+        };
+        let cells = self.cells();
+        if self.parallel() {
+            out[cells]
+                .par_chunks_mut(rows * nx)
+                .enumerate()
+                .for_each(band);
+        } else {
+            out[cells].chunks_mut(rows * nx).enumerate().for_each(band);
+        }
+    }
+
+    /// `o = (A v)` on row `iy` (`o.len() = nx`, padded v).
+    #[inline]
+    fn apply_row(&self, v: &[f64], iy: usize, o: &mut [f64]) {
+        let nx = self.nx;
+        let (j0, wl, wr, ws, wn) = self.row_weights(iy);
+        let m = &self.m[iy * nx..(iy + 1) * nx];
+        let (vl, vc, vr) = (
+            &v[j0 - 1..j0 - 1 + nx],
+            &v[j0..j0 + nx],
+            &v[j0 + 1..j0 + 1 + nx],
+        );
+        let (vs, vn) = (&v[j0 - nx..j0], &v[j0 + nx..j0 + 2 * nx]);
+        let o = &mut o[..nx];
+        for k in 0..nx {
+            let c = vc[k];
+            o[k] = m[k] * c
+                + wl[k] * (c - vl[k])
+                + wr[k] * (c - vr[k])
+                + ws[k] * (c - vs[k])
+                + wn[k] * (c - vn[k]);
         }
     }
 
@@ -220,37 +268,108 @@ impl Op {
 
     /// The first half-sweep from x = 0: `x = b/diag` on colour 0, 0 on colour 1.
     fn relax_from_zero(&self, x: &mut [f64], b: &[f64]) {
-        let nx = self.nx;
-        for iy in 0..self.ny {
-            let j0 = self.pad + iy * nx;
-            let d = &self.diag[iy * nx..(iy + 1) * nx];
-            let (row, bb) = (&mut x[j0..j0 + nx], &b[j0..j0 + nx]);
-            for (k, (xk, (&bk, &dk))) in row.iter_mut().zip(bb.iter().zip(d)).enumerate() {
-                *xk = if (k + iy) % 2 == 0 { bk / dk } else { 0.0 };
+        let (nx, rows) = (self.nx, self.band_rows());
+        let band = |(k, xs): (usize, &mut [f64])| {
+            crate::simd_state::clear_upper_state();
+            for (r, row) in xs.chunks_mut(nx).enumerate() {
+                let iy = k * rows + r;
+                let j0 = self.pad + iy * nx;
+                let d = &self.diag[iy * nx..(iy + 1) * nx];
+                let bb = &b[j0..j0 + nx];
+                for (k, (xk, (&bk, &dk))) in row.iter_mut().zip(bb.iter().zip(d)).enumerate() {
+                    *xk = if (k + iy) % 2 == 0 { bk / dk } else { 0.0 };
+                }
             }
+        };
+        let cells = self.cells();
+        if self.parallel() {
+            x[cells]
+                .par_chunks_mut(rows * nx)
+                .enumerate()
+                .for_each(band);
+        } else {
+            x[cells].chunks_mut(rows * nx).enumerate().for_each(band);
         }
     }
 
     /// One half-sweep of Gauss–Seidel on the cells of colour `(ix + iy) mod 2 = colour`:
-    /// `x_i = (b_i + Σ_k w_ik x_k)/diag_i` (reads the other colour only).
-    fn relax(&self, x: &mut [f64], b: &[f64], colour: usize) {
-        let nx = self.nx;
-        for iy in 0..self.ny {
-            let (j0, wl, wr, ws, wn) = self.row_weights(iy);
-            let d = &self.diag[iy * nx..(iy + 1) * nx];
-            let bb = &b[j0..j0 + nx];
-            // the row and its two neighbours: [j0 − nx, j0 + 2nx)
-            let (south, rest) = x[j0 - nx - 1..j0 + 2 * nx + 1].split_at_mut(nx + 1);
-            let (row, north) = rest.split_at_mut(nx);
-            let (south, north) = (&south[1..], &north[..nx]);
-            let mut k = (colour + iy) % 2;
-            while k < nx {
-                let left = if k > 0 { row[k - 1] } else { 0.0 };
-                let right = if k + 1 < nx { row[k + 1] } else { 0.0 };
-                let s = bb[k] + wl[k] * left + wr[k] * right + ws[k] * south[k] + wn[k] * north[k];
-                row[k] = s / d[k];
-                k += 2;
+    /// `x_i = (b_i + Σ_k w_ik x_k)/diag_i`. It reads the other colour only, so the rows are
+    /// independent: on large levels they run in parallel bands, each reading its two
+    /// neighbouring rows from `halo` (copied before, `2·nx` per band), with the same result.
+    fn relax(&self, x: &mut [f64], b: &[f64], colour: usize, halo: &mut [f64]) {
+        let (nx, ny, pad) = (self.nx, self.ny, self.pad);
+        if !self.parallel() {
+            for iy in 0..ny {
+                let j0 = pad + iy * nx;
+                // the row and its two neighbours: [j0 − nx, j0 + 2nx)
+                let (south, rest) = x[j0 - nx..j0 + 2 * nx].split_at_mut(nx);
+                let (row, north) = rest.split_at_mut(nx);
+                self.relax_row(iy, row, south, north, b, colour);
             }
+            return;
+        }
+        let rows = self.band_rows();
+        let cells = &mut x[pad..pad + nx * ny];
+        let bands = ny.div_ceil(rows);
+        for (k, h) in halo.chunks_mut(2 * nx).take(bands).enumerate() {
+            let (r0, r1) = (k * rows, ((k + 1) * rows).min(ny));
+            if r0 > 0 {
+                h[..nx].copy_from_slice(&cells[(r0 - 1) * nx..r0 * nx]);
+            }
+            if r1 < ny {
+                h[nx..].copy_from_slice(&cells[r1 * nx..(r1 + 1) * nx]);
+            }
+        }
+        cells
+            .par_chunks_mut(rows * nx)
+            .zip(halo.par_chunks(2 * nx))
+            .enumerate()
+            .for_each(|(k, (band, h))| {
+                crate::simd_state::clear_upper_state();
+                let (south_halo, north_halo) = h.split_at(nx);
+                let n_rows = band.len() / nx;
+                for r in 0..n_rows {
+                    let (before, rest) = band.split_at_mut(r * nx);
+                    let (row, after) = rest.split_at_mut(nx);
+                    let south = if r == 0 {
+                        south_halo
+                    } else {
+                        &before[(r - 1) * nx..]
+                    };
+                    let north = if r + 1 == n_rows {
+                        north_halo
+                    } else {
+                        &after[..nx]
+                    };
+                    self.relax_row(k * rows + r, row, south, north, b, colour);
+                }
+            });
+    }
+
+    /// The half-sweep on row `iy` (`row`, and its neighbouring rows `south`, `north`; their
+    /// weights are 0 on the boundary).
+    #[inline]
+    fn relax_row(
+        &self,
+        iy: usize,
+        row: &mut [f64],
+        south: &[f64],
+        north: &[f64],
+        b: &[f64],
+        colour: usize,
+    ) {
+        let nx = self.nx;
+        let (j0, wl, wr, ws, wn) = self.row_weights(iy);
+        let d = &self.diag[iy * nx..(iy + 1) * nx];
+        let bb = &b[j0..j0 + nx];
+        let (south, north) = (&south[..nx], &north[..nx]);
+        let mut k = (colour + iy) % 2;
+        while k < nx {
+            let left = if k > 0 { row[k - 1] } else { 0.0 };
+            let right = if k + 1 < nx { row[k + 1] } else { 0.0 };
+            let s = bb[k] + wl[k] * left + wr[k] * right + ws[k] * south[k] + wn[k] * north[k];
+            row[k] = s / d[k];
+            k += 2;
         }
     }
 }
@@ -258,10 +377,12 @@ impl Op {
 /// One level: its operator and work vectors (all padded).
 struct Level {
     op: Op,
-    /// Iterate and right side; a row buffer (the residual of one row).
+    /// Iterate and right side; row buffers of the restriction (the residual of one row, one
+    /// per band of coarse rows) and the halo rows of the parallel smoother (two per band).
     x: Vec<f64>,
     b: Vec<f64>,
     r: Vec<f64>,
+    halo: Vec<f64>,
     /// K-cycle work (coarse levels): the level's right side, the first direction and the
     /// operator applied to both directions.
     kb: Vec<f64>,
@@ -275,19 +396,28 @@ impl Level {
         let n = nx * ny;
         let pad = nx + 1;
         let v = |on: bool| vec![0.0; if on { n + 2 * pad } else { 0 }];
+        let op = Op {
+            nx,
+            ny,
+            pad,
+            m: vec![0.0; n],
+            wx: v(true),
+            wy: v(true),
+            diag: vec![0.0; n],
+        };
+        let rows = op.band_rows();
+        let coarse_bands = ny.div_ceil(2).div_ceil((rows / 2).max(1));
+        let halo = if op.parallel() {
+            2 * nx * ny.div_ceil(rows)
+        } else {
+            0
+        };
         Self {
-            op: Op {
-                nx,
-                ny,
-                pad,
-                m: vec![0.0; n],
-                wx: v(true),
-                wy: v(true),
-                diag: vec![0.0; n],
-            },
+            op,
             x: v(true),
             b: v(true),
-            r: vec![0.0; nx],
+            r: vec![0.0; nx * coarse_bands],
+            halo: vec![0.0; halo],
             kb: v(coarse),
             c1: v(coarse),
             v1: v(coarse),
@@ -373,6 +503,30 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, |s, c| s + c)
 }
 
+/// [`dot`] with the chunks' partial sums computed on the pool for long vectors (into
+/// `partials`, capacity made before): the same sums in the same order, so the same bits.
+fn pdot(a: &[f64], b: &[f64], partials: &mut Vec<f64>) -> f64 {
+    if !parallel(a.len()) {
+        return dot(a, b);
+    }
+    a.par_chunks(SUM_CHUNK)
+        .zip(b.par_chunks(SUM_CHUNK))
+        .map(|(x, y)| x.iter().zip(y).map(|(u, v)| u * v).sum::<f64>())
+        .collect_into_vec(partials);
+    partials.iter().fold(0.0, |s, c| s + c)
+}
+
+/// [`norm1`] with the chunks on the pool for long vectors (as [`pdot`]).
+fn pnorm1(a: &[f64], partials: &mut Vec<f64>) -> f64 {
+    if !parallel(a.len()) {
+        return norm1(a);
+    }
+    a.par_chunks(SUM_CHUNK)
+        .map(|x| x.iter().map(|u| u.abs()).sum::<f64>())
+        .collect_into_vec(partials);
+    partials.iter().fold(0.0, |s, c| s + c)
+}
+
 /// `Σ_i |a_i|` over fixed chunks.
 fn norm1(a: &[f64]) -> f64 {
     a.chunks(SUM_CHUNK)
@@ -388,30 +542,59 @@ fn sum(a: &[f64]) -> f64 {
 }
 
 /// The fine residual `b − A x` restricted by `Pᵀ` (sums over the 2×2 aggregates) into the
-/// coarse right side, row by row through the row buffer `row` (the residual is not stored).
+/// coarse right side, coarse row by coarse row through a row buffer of `row` (`nx` values per
+/// band of coarse rows; the residual is not stored); bands in parallel on large levels.
 fn residual_restrict(f: &Op, x: &[f64], b: &[f64], row: &mut [f64], c: &Op, bc: &mut [f64]) {
-    let pc = c.pad;
-    bc[c.cells()].fill(0.0);
-    for iy in 0..f.ny {
-        f.residual_row(x, b, iy, row);
-        let out = &mut bc[pc + (iy / 2) * c.nx..pc + (iy / 2 + 1) * c.nx];
-        for (o, pair) in out.iter_mut().zip(row.chunks(2)) {
-            *o += pair.iter().sum::<f64>();
+    let rows = (f.band_rows() / 2).max(1);
+    let band = |(k, (out, buf)): (usize, (&mut [f64], &mut [f64]))| {
+        crate::simd_state::clear_upper_state();
+        for (r, out) in out.chunks_mut(c.nx).enumerate() {
+            let cy = k * rows + r;
+            out.fill(0.0);
+            for iy in 2 * cy..(2 * cy + 2).min(f.ny) {
+                f.residual_row(x, b, iy, buf);
+                for (o, pair) in out.iter_mut().zip(buf[..f.nx].chunks(2)) {
+                    *o += pair.iter().sum::<f64>();
+                }
+            }
         }
+    };
+    let cells = c.cells();
+    if f.parallel() {
+        let it = bc[cells]
+            .par_chunks_mut(rows * c.nx)
+            .zip(row.par_chunks_mut(f.nx));
+        it.enumerate().for_each(band);
+    } else {
+        let it = bc[cells].chunks_mut(rows * c.nx).zip(row.chunks_mut(f.nx));
+        it.enumerate().for_each(band);
     }
 }
 
-/// Prolongation P (piecewise constant) of the coarse x, added to the fine x.
+/// Prolongation P (piecewise constant) of the coarse x, added to the fine x; bands of fine
+/// rows in parallel on large levels.
 fn prolong_add(c: &Op, xc: &[f64], f: &Op, x: &mut [f64]) {
-    let (pf, pc) = (f.pad, c.pad);
-    for iy in 0..f.ny {
-        let from = &xc[pc + (iy / 2) * c.nx..pc + (iy / 2 + 1) * c.nx];
-        let fine = &mut x[pf + iy * f.nx..pf + (iy + 1) * f.nx];
-        for (pair, &v) in fine.chunks_mut(2).zip(from) {
-            for e in pair {
-                *e += v;
+    let (pc, rows) = (c.pad, f.band_rows());
+    let band = |(k, xs): (usize, &mut [f64])| {
+        crate::simd_state::clear_upper_state();
+        for (r, fine) in xs.chunks_mut(f.nx).enumerate() {
+            let iy = k * rows + r;
+            let from = &xc[pc + (iy / 2) * c.nx..pc + (iy / 2 + 1) * c.nx];
+            for (pair, &v) in fine.chunks_mut(2).zip(from) {
+                for e in pair {
+                    *e += v;
+                }
             }
         }
+    };
+    let cells = f.cells();
+    if f.parallel() {
+        x[cells]
+            .par_chunks_mut(rows * f.nx)
+            .enumerate()
+            .for_each(band);
+    } else {
+        x[cells].chunks_mut(rows * f.nx).enumerate().for_each(band);
     }
 }
 
@@ -453,7 +636,7 @@ fn cycle(lv: &mut [Level], cs: &mut Coarsest) {
     }
     let n = f.n();
     f.op.relax_from_zero(&mut f.x, &f.b);
-    f.op.relax(&mut f.x, &f.b, 1);
+    f.op.relax(&mut f.x, &f.b, 1, &mut f.halo);
     {
         let c = &mut rest[0];
         residual_restrict(&f.op, &f.x, &f.b, &mut f.r, &c.op, &mut c.b);
@@ -464,8 +647,8 @@ fn cycle(lv: &mut [Level], cs: &mut Coarsest) {
         cycle(rest, cs);
     }
     prolong_add(&rest[0].op, &rest[0].x, &f.op, &mut f.x);
-    f.op.relax(&mut f.x, &f.b, 1);
-    f.op.relax(&mut f.x, &f.b, 0);
+    f.op.relax(&mut f.x, &f.b, 1, &mut f.halo);
+    f.op.relax(&mut f.x, &f.b, 0, &mut f.halo);
 }
 
 /// Up to two flexible-CG steps on `lv[0]` (right side `b`, result `x`) from 0, preconditioned
@@ -571,6 +754,8 @@ pub struct Multigrid {
     comp: Vec<u32>,
     comp_sums: Vec<[f64; 3]>,
     stack: Vec<u32>,
+    /// Partial sums of the parallel dot products (one per [`SUM_CHUNK`] cells).
+    partials: Vec<f64>,
     ready: bool,
     last: SolveStats,
 }
@@ -607,6 +792,7 @@ impl Multigrid {
             comp: Vec::new(),
             comp_sums: Vec::new(),
             stack: Vec::new(),
+            partials: Vec::with_capacity(n.div_ceil(SUM_CHUNK)),
             ready: false,
             last: SolveStats::default(),
         }
@@ -815,7 +1001,9 @@ impl Multigrid {
     /// budget is spent. Returns whether the target was met.
     fn fcg(&mut self, target: f64, iters: &mut usize) -> bool {
         let cells = self.levels[0].op.cells();
-        if norm1(&self.r) <= target {
+        let par = parallel(cells.len());
+        let chunk = SUM_CHUNK;
+        if pnorm1(&self.r, &mut self.partials) <= target {
             return true;
         }
         let mut pq_old = 0.0;
@@ -831,30 +1019,51 @@ impl Multigrid {
                 first = false;
             } else {
                 // p = z − (zᵀq/pᵀq) p: A-orthogonal to the previous direction
-                let beta = dot(z, &self.q[cells.clone()]) / pq_old;
-                for (pi, &zi) in self.p[cells.clone()].iter_mut().zip(z) {
-                    *pi = zi - beta * *pi;
+                let beta = pdot(z, &self.q[cells.clone()], &mut self.partials) / pq_old;
+                let update = |(p, z): (&mut [f64], &[f64])| {
+                    crate::simd_state::clear_upper_state();
+                    for (pi, &zi) in p.iter_mut().zip(z) {
+                        *pi = zi - beta * *pi;
+                    }
+                };
+                let pv = &mut self.p[cells.clone()];
+                if par {
+                    pv.par_chunks_mut(chunk)
+                        .zip(z.par_chunks(chunk))
+                        .for_each(update);
+                } else {
+                    pv.chunks_mut(chunk).zip(z.chunks(chunk)).for_each(update);
                 }
             }
             self.levels[0].op.apply(&self.p, &mut self.q);
             let (pv, qv) = (&self.p[cells.clone()], &self.q[cells.clone()]);
-            let pq = dot(pv, qv);
+            let pq = pdot(pv, qv, &mut self.partials);
             if pq.is_nan() || pq <= 0.0 {
                 return false;
             }
-            let alpha = dot(pv, &self.r) / pq;
-            for ((u, r), (&pi, &qi)) in self
-                .u
-                .iter_mut()
-                .zip(self.r.iter_mut())
-                .zip(pv.iter().zip(qv))
-            {
-                *u += alpha * pi;
-                *r -= alpha * qi;
+            let alpha = pdot(pv, &self.r, &mut self.partials) / pq;
+            let update = |((u, r), (p, q)): UpdateChunks| {
+                crate::simd_state::clear_upper_state();
+                for ((u, r), (&pi, &qi)) in u.iter_mut().zip(r.iter_mut()).zip(p.iter().zip(q)) {
+                    *u += alpha * pi;
+                    *r -= alpha * qi;
+                }
+            };
+            if par {
+                let ur = self
+                    .u
+                    .par_chunks_mut(chunk)
+                    .zip(self.r.par_chunks_mut(chunk));
+                ur.zip(pv.par_chunks(chunk).zip(qv.par_chunks(chunk)))
+                    .for_each(update);
+            } else {
+                let ur = self.u.chunks_mut(chunk).zip(self.r.chunks_mut(chunk));
+                ur.zip(pv.chunks(chunk).zip(qv.chunks(chunk)))
+                    .for_each(update);
             }
             pq_old = pq;
             *iters += 1;
-            if norm1(&self.r) <= target {
+            if pnorm1(&self.r, &mut self.partials) <= target {
                 return true;
             }
         }
@@ -1198,13 +1407,18 @@ mod tests {
         );
     }
 
-    /// One solve gives the same bits on a pool of one thread and of two.
+    /// One solve gives the same bits on a pool of one thread (the serial kernels) and of two
+    /// and three (730 × 721 ≥ [`PARALLEL_MIN_CELLS`]: the fine level's kernels, its
+    /// restriction and prolongation and the outer iteration's sums run in parallel bands).
     #[test]
     fn thread_count_independent() {
-        let (pb, g) = problem(
-            &grid_ov(200, 180, &["partition.bx=4", "partition.by=4"]),
-            0.0,
+        let o = grid_ov(
+            730,
+            721,
+            &["partition.bx=1", "partition.by=1", "data.kind=textured"],
         );
+        let (pb, g) = problem(&o, 0.0);
+        assert!(g.n() >= PARALLEL_MIN_CELLS);
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -1215,7 +1429,9 @@ mod tests {
             pool.install(|| mg.solve_in_place(&mut x, Tolerance::ImplicitEuler).unwrap());
             x
         };
-        assert_eq!(run(1), run(2));
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 
     /// A potential whose range makes π unrepresentable is refused by the setup (the caller
