@@ -29,7 +29,7 @@ impl Default for BetaSchedule {
 }
 
 impl BetaSchedule {
-    /// Checks β ≥ 0, finite and at most [`MAX_SCALE`] (10³⁰).
+    /// Checks β ≥ 0, finite and at most 10³⁰ (`bounds::MAX_SCALE`).
     pub fn validate(&self) -> Result<()> {
         let vals: &[(&str, f64)] = match self {
             BetaSchedule::Constant { value } => &[("forward.beta.value", *value)],

@@ -7,7 +7,7 @@ use crate::monotone_root::{Breakpoints, Ramp, RampSum};
 use crate::partition::Partition;
 
 /// `D(a‖b) = Σ a_i ln(a_i/b_i)`, with `0 ln(0/b) = 0` and `+∞` where `a_i > 0 = b_i`; summed
-/// by [`crate::par::sum`] (in order up to `par::CHUNK` cells, then chunk by chunk in parallel).
+/// by `par::sum` (in order up to `par::CHUNK` cells, then chunk by chunk in parallel).
 pub fn kl(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     crate::par::sum(n, |r| {
@@ -24,7 +24,7 @@ pub fn kl(a: &[f64], b: &[f64]) -> f64 {
     })
 }
 
-/// Shannon entropy `H(p) = −Σ p_i ln p_i` in nats (`0 ln 0 = 0`), summed by [`crate::par::sum`].
+/// Shannon entropy `H(p) = −Σ p_i ln p_i` in nats (`0 ln 0 = 0`), summed by `par::sum`.
 pub fn entropy(p: &[f64]) -> f64 {
     -crate::par::sum(p.len(), |r| {
         p[r].iter()

@@ -476,7 +476,7 @@ pub fn estimated_products(horizon: f64, steps: usize, lambda: f64) -> f64 {
 }
 
 /// Refuses a continuous-limit solve with `steps` Lawson–RK4 steps whose
-/// [`estimated_products`] exceed [`crate::bounds::MAX_INNER_STEPS`] (a config error naming
+/// [`estimated_products`] exceed `bounds::MAX_INNER_STEPS` (10⁷) (a config error naming
 /// forward.horizon, which with the rates sets the count).
 pub fn check_work(pb: &Problem, steps: usize) -> Result<()> {
     let t = pb.config.forward.horizon;

@@ -100,7 +100,7 @@ impl Partition {
     }
 
     /// Block masses `w_j(p) = Σ_{i∈j} p_i` written into `w` (length m), summed in cell order
-    /// within each chunk of [`crate::par::CHUNK`] cells and then chunk by chunk (one chunk up to
+    /// within each chunk of `par::CHUNK` (2¹⁴) cells and then chunk by chunk (one chunk up to
     /// 128²; with more blocks than `CHUNK / 64` all in cell order, as per-chunk sums of m would
     /// cost more than they save).
     pub fn block_masses_into(&self, p: &[f64], w: &mut [f64]) {

@@ -144,8 +144,8 @@ fn unit_interval(key: &str, v: f64) -> Result<()> {
 impl Config {
     /// Checks every value and builds the [`Problem`]; nothing is written before this succeeds.
     /// Beyond the values themselves, the run they ask for must be one the numerics can take:
-    /// implicit steps within [`bounds::MAX_STEP_STIFFNESS`], a resolved run within
-    /// [`bounds::MAX_INNER_STEPS`] inner steps and an integrator that takes its generator.
+    /// implicit steps within `bounds::MAX_STEP_STIFFNESS` (Δt·4c/h² ≤ 10⁶), a resolved run within
+    /// `bounds::MAX_INNER_STEPS` (10⁷) inner steps and an integrator that takes its generator.
     pub fn validate(&self) -> Result<Problem> {
         let problem = self.build()?;
         problem.check_run()?;
@@ -646,7 +646,7 @@ fn build_partition(cfg: &PartitionConfig, grid: Grid) -> Result<Partition> {
 
 impl Problem {
     /// The checks of the run in the configured flow mode, before any work: implicit steps
-    /// within [`bounds::MAX_STEP_STIFFNESS`]; for the resolved mode an integrator that takes this
+    /// within `bounds::MAX_STEP_STIFFNESS` (Δt·4c/h² ≤ 10⁶); for the resolved mode an integrator that takes this
     /// generator (a moving one, upwind: refused here, not at the first step) and whose inner
     /// steps stay within [`bounds::MAX_INNER_STEPS`].
     fn check_run(&self) -> Result<()> {

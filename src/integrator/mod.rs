@@ -344,7 +344,7 @@ impl IntegratorKind {
     }
 
     /// Refuses a resolved run whose [`Self::inner_steps`] exceed
-    /// [`MAX_INNER_STEPS`](crate::bounds::MAX_INNER_STEPS): a config error naming the knob that
+    /// `bounds::MAX_INNER_STEPS` (10⁷): a config error naming the knob that
     /// sets the count (cfl, substeps, degree, or the kind for the exponential methods, whose
     /// count is T·Λ), the count it implies and a value that fits.
     pub fn check_work(&self, dts: &[f64], lambda: f64, is_static: bool) -> Result<()> {

@@ -440,7 +440,7 @@ impl AtomicH5 {
 /// Creates an empty temporary file for `file_name` in `folder`, named
 /// `<file_name>.tmp-<pid>-<random 64 bits>`, exclusively (`create_new`: `O_CREAT | O_EXCL`, which
 /// never follows a symbolic link, even a dangling one); retries with a fresh name if one exists.
-/// Returns the path and the open handle (which pins the file for [`same_file`]).
+/// Returns the path and the open handle (which pins the file, so that the caller can check the name still is it).
 ///
 /// The random bits come from std's `RandomState` (seeded from the OS once per process, then
 /// stepped per call), so a name cannot be planted in advance. `tempfile` would do the same, but

@@ -1,7 +1,7 @@
 //! Output (SPEC §9): the HDF5 layout of runs and sweeps ([`layout`]) over a thin, atomic,
 //! error-reporting HDF5 layer ([`h5util`]) and runs read back ([`read_run`]); `io` knows runs and
 //! their records, not sweeps or shards (their files: [`crate::sweep::layout`], [`crate::shard`]). Input images and label images are read and resampled
-//! onto the grid by [`image`]; [`inputs`] lists the files a config names.
+//! onto the grid by [`image`]; [`input`] reads and hashes the files a config names, and [`reader`] lists them with their readers.
 
 #[cfg(feature = "hdf5")]
 pub mod h5util;
