@@ -181,6 +181,18 @@ impl Generator {
         &self.phi
     }
 
+    /// `(min φ, max φ)` of the last refresh, or `None` if some φ is not finite: the range the
+    /// symmetric solves scale by `e^{κφ/2}` (direct) or `e^{κφ}` (multigrid).
+    pub fn phi_range(&self) -> Option<(f64, f64)> {
+        let (lo, hi) = self
+            .phi
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+                (l.min(x), h.max(x))
+            });
+        (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+    }
+
     /// True when the drive is time independent.
     pub fn is_static(&self) -> bool {
         self.drive.is_static()

@@ -379,12 +379,10 @@ impl SparseLu {
             return false;
         };
         let phi = g.phi();
-        let (lo, hi) = phi
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
-                (l.min(x), h.max(x))
-            });
-        if !(lo.is_finite() && hi.is_finite()) || c.kappa * (hi - lo) / 2.0 > MAX_HALF_LOG_RANGE {
+        let Some((lo, hi)) = g.phi_range() else {
+            return false;
+        };
+        if c.kappa * (hi - lo) / 2.0 > MAX_HALF_LOG_RANGE {
             return false;
         }
         let mid = 0.5 * (lo + hi);
