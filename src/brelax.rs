@@ -28,7 +28,7 @@ use crate::grid::Grid;
 use crate::integrator::chebyshev::roundoff;
 use crate::integrator::uniformization::Uniformization;
 use crate::integrator::{ChebyshevExp, IntegratorKind, RationalExp};
-use crate::linsolve::{Solver, SparseLu};
+use crate::linsolve::{LinearSolver, Solver, SparseLu};
 use crate::partition::Partition;
 use crate::score::PotentialDrive;
 use crate::stencil::FivePoint;
@@ -55,6 +55,28 @@ pub fn for_rtol(l: usize, rtol: f64) -> Result<IntegratorKind> {
     check_rtol(rtol)?;
     check_l(l)?;
     Ok(IntegratorKind::Chebyshev { tol: rtol })
+}
+
+/// Largest Chebyshev degree `cgkl brelax --method auto` takes; above it the rational method
+/// (m ≈ 6 solves at rtol 10⁻³) is cheaper. Measured (`docs/benchmarks.md`, tenth sitting):
+/// a product with G costs ≈ 2.3 ns per cell while the recurrence's 7 vectors stay in cache
+/// (L ≤ 512: m = 362 at rtol 10⁻³) and ≈ 5.5 ns per cell beyond; a multigrid solve ≈ 0.5 µs per
+/// cell and a direct one (factorisation shared) about as much: 6 solves ≈ 550 products.
+pub const CHEBYSHEV_MAX_DEGREE: usize = 500;
+
+/// `cgkl brelax --method auto` (the default): the cheapest method for relative L1 error `rtol`
+/// on the L×L grid by size: the Chebyshev expansion ([`for_rtol`]) while its degree, known from
+/// the grid's largest exit rate, is at most [`CHEBYSHEV_MAX_DEGREE`], else the rational method
+/// ([`rational_for_rtol`]) on the solver of `--linear-solver` (auto: direct up to 2048²,
+/// multigrid above). Both meet `rtol` by their a-priori bounds.
+pub fn cheapest_for_rtol(l: usize, rtol: f64) -> Result<IntegratorKind> {
+    let cheb = for_rtol(l, rtol)?;
+    let (g, chi) = stencil(l)?;
+    let (coeffs, _) = ChebyshevExp::series(T * g.max_exit_rate(), rtol / chi);
+    if coeffs.len() <= CHEBYSHEV_MAX_DEGREE + 1 {
+        return Ok(cheb);
+    }
+    rational_for_rtol(l, rtol).or(Ok(cheb))
 }
 
 /// The rational exponential of the smallest degree m whose a-priori bound `ε_m χ(p₀)` is at
@@ -242,7 +264,34 @@ pub fn generator(l: usize) -> Result<Generator> {
 /// pattern while the rates are assembled, `uniformization` is applied directly; every other
 /// kind is built and advanced as in a resolved run.
 pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
+    solve_with(l, kind, LinearSolver::Auto)
+}
+
+/// [`solve`] with the linear solver `solver` for the kinds that solve systems (rational,
+/// trbdf2): `auto` is the direct solve up to 2048² and multigrid above
+/// ([`LinearSolver::resolve`] for a static G); the others ignore it. Refuses a size whose
+/// estimated memory does not fit ([`crate::memory::check_fits`]) before allocating it.
+pub fn solve_with(l: usize, kind: IntegratorKind, solver: LinearSolver) -> Result<Solution> {
     check_l(l)?;
+    let n = l * l;
+    let choice = solver.resolve(n, FLUX, true)?;
+    let solves = kind.solves_systems(true);
+    // the stencil and its vectors (≈ 12 values per cell), the method's vectors, the solver
+    let bytes = crate::memory::f64s(16, n, 1).saturating_add(if solves {
+        choice.memory_bytes(n)
+    } else {
+        0
+    });
+    crate::memory::check_fits(
+        if solves { "--linear-solver" } else { "--n" },
+        &format!("B-relax at L = {l}"),
+        bytes,
+        if solves && choice == LinearSolver::Direct {
+            "use --linear-solver multigrid (O(n) memory), --method chebyshev, or a smaller L"
+        } else {
+            "use a smaller L"
+        },
+    )?;
     if let IntegratorKind::Trbdf2Fixed { substeps } = kind {
         // `cgkl brelax --method trbdf2 --steps N`: one factorisation, N steps of two solves
         if substeps as f64 > crate::bounds::MAX_INNER_STEPS {
@@ -258,7 +307,6 @@ pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
         }
     }
     let start = Instant::now();
-    let n = l * l;
     let mut p = vec![1.0 / n as f64; n];
     let mut phases = Vec::new();
     if let IntegratorKind::Chebyshev { tol: rtol } = kind {
@@ -283,6 +331,19 @@ pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
         phases.push(("products", t.elapsed().as_secs_f64()));
         let (m, eps) = cheb.last_degree_and_bound();
         return Ok(finish(l, p, kind, start, phases, Some(m), Some(eps * chi)));
+    }
+    if let (IntegratorKind::Rational { degree }, LinearSolver::Multigrid) = (kind, choice) {
+        let t = Instant::now();
+        let mut g = generator(l)?;
+        g.refresh(0.0)?;
+        phases.push(("assembly", t.elapsed().as_secs_f64()));
+        let mut r = RationalExp::with_linear_solver(&g, degree, LinearSolver::Multigrid)?;
+        r.apply_exp(&g, &mut p, T)?;
+        let (f, s) = r.last_times();
+        phases.push(("multigrid setup", f));
+        phases.push(("solves", s));
+        let bound = error_bound(&kind, l);
+        return Ok(finish(l, p, kind, start, phases, Some(degree), bound));
     }
     if let IntegratorKind::Rational { degree } = kind {
         // the symbolic analysis needs only the pattern: it runs on a second thread while
@@ -320,7 +381,7 @@ pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
         Uniformization::new(n, tol).apply_exp(&g, &mut p, T);
     } else {
         kind.validate()?;
-        let mut integ = kind.build(&g)?;
+        let mut integ = kind.build_with(&g, choice)?;
         integ.advance(&mut g, &mut p, 0.0, T)?;
     }
     let bound = error_bound(&kind, l);

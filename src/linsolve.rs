@@ -534,11 +534,43 @@ impl SparseLu {
 /// at its tolerance.
 pub const MULTIGRID_MIN_CELLS: usize = 256 * 256;
 
+/// Grids with more cells than this take the multigrid path under `auto` for a static G too
+/// (reversible fluxes): above 2048² the direct factor no longer fits a machine of this
+/// project's size ([`direct_factor_values`]: 1.43·10⁹ values, 11.4 GB, at 4096², against
+/// ≈ 18 numbers per cell for multigrid). A fixed size, not the machine's free memory, so that a
+/// config gives the same numbers on every machine.
+pub const DIRECT_MAX_CELLS: usize = 1 << 22;
+
+/// Estimated number of values of the supernodal Cholesky factor of a 5-point grid of `n`
+/// cells in the nested-dissection order ([`nested_dissection`]):
+/// `n · (8.35 log₂ √n − 14.5)`, a fit to the structure's exact count (`grid_structure`) at
+/// 256² … 4096², within 1 % there (−5 % at 64²; a 4:1 rectangle of the same n has 4 % fewer),
+/// checked by a unit test. Nested dissection's fill grows like n log n (George 1973).
+pub fn direct_factor_values(n: usize) -> f64 {
+    let n = n as f64;
+    if n < 2.0 {
+        return n;
+    }
+    n * (8.35 * 0.5 * n.log2() - 14.5).max(5.0)
+}
+
+/// Float64 values per cell that a multigrid solver holds (hierarchy, CG and K-cycle vectors:
+/// measured as the peak-RSS difference to a solver-free run, 17 per cell at 1024²,
+/// `docs/benchmarks.md`, tenth sitting).
+pub const MULTIGRID_F64_PER_CELL: usize = 18;
+
+/// Peak bytes of the direct path per value of the factor: the factor itself, plus the value
+/// map, the two threads' update scratch and faer's symbolic analysis while it runs (measured
+/// 1.86 / 1.76 / 1.37 × the factor's bytes at 512² / 1024² / 2048²: tenth sitting).
+const DIRECT_BYTES_PER_VALUE: f64 = 8.0 * 1.9;
+
 /// Which solver takes the implicit systems `(I − aG) x = b` (config `flow.linear_solver`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinearSolver {
-    /// The direct solve below [`MULTIGRID_MIN_CELLS`] cells or for upwind, multigrid above.
+    /// Multigrid for a reversible flux when G moves with s on at least
+    /// [`MULTIGRID_MIN_CELLS`] cells, or on more than [`DIRECT_MAX_CELLS`] cells whatever G;
+    /// the direct solve otherwise (and always for upwind).
     #[default]
     Auto,
     /// [`SparseLu`]: supernodal Cholesky of the symmetrised system (LU for upwind); exact to
@@ -568,8 +600,9 @@ impl LinearSolver {
 
     /// The choice for a grid of `n` cells, the flux and whether G is time independent
     /// (`auto`: multigrid for a moving G on at least [`MULTIGRID_MIN_CELLS`] cells, where every
-    /// step needs a new factorisation); `multigrid` with a non-reversible flux is a config
-    /// error on `flow.linear_solver`.
+    /// step needs a new factorisation, and for any G on more than [`DIRECT_MAX_CELLS`], where
+    /// the direct factor would not fit in memory); `multigrid` with a non-reversible flux is a
+    /// config error on `flow.linear_solver`.
     pub fn resolve(
         &self,
         n: usize,
@@ -578,7 +611,10 @@ impl LinearSolver {
     ) -> Result<LinearSolver> {
         let reversible = flux.reversibility_exponent().is_some();
         match self {
-            LinearSolver::Auto if reversible && !is_static && n >= MULTIGRID_MIN_CELLS => {
+            LinearSolver::Auto
+                if reversible
+                    && ((!is_static && n >= MULTIGRID_MIN_CELLS) || n > DIRECT_MAX_CELLS) =>
+            {
                 Ok(LinearSolver::Multigrid)
             }
             LinearSolver::Auto | LinearSolver::Direct => Ok(LinearSolver::Direct),
@@ -592,6 +628,25 @@ impl LinearSolver {
                     flux.name()
                 ),
             )),
+        }
+    }
+}
+
+impl LinearSolver {
+    /// Estimated peak bytes of this (resolved) solver on `n` cells: the direct factor
+    /// ([`direct_factor_values`], × 1.9 for its scratch) or [`MULTIGRID_F64_PER_CELL`] values
+    /// per cell; `auto` is resolved first by the caller ([`LinearSolver::resolve`]).
+    pub fn memory_bytes(&self, n: usize) -> u64 {
+        match self {
+            LinearSolver::Multigrid => crate::memory::f64s(MULTIGRID_F64_PER_CELL, n, 1),
+            LinearSolver::Auto | LinearSolver::Direct => {
+                let b = direct_factor_values(n) * DIRECT_BYTES_PER_VALUE;
+                if b >= u64::MAX as f64 {
+                    u64::MAX
+                } else {
+                    b as u64
+                }
+            }
         }
     }
 }
@@ -917,6 +972,16 @@ mod tests {
             LinearSolver::Direct
         );
         assert_eq!(auto.resolve(big, cr, true).unwrap(), LinearSolver::Direct);
+        let huge = DIRECT_MAX_CELLS;
+        assert_eq!(auto.resolve(huge, cr, true).unwrap(), LinearSolver::Direct);
+        assert_eq!(
+            auto.resolve(huge + 1, cr, true).unwrap(),
+            LinearSolver::Multigrid
+        );
+        assert_eq!(
+            auto.resolve(4 * huge, up, true).unwrap(),
+            LinearSolver::Direct
+        );
         assert_eq!(auto.resolve(big, up, false).unwrap(), LinearSolver::Direct);
         let e = LinearSolver::Multigrid.resolve(10, up, true).unwrap_err();
         assert!(
@@ -924,6 +989,28 @@ mod tests {
             "{e}"
         );
         assert!("mg".parse::<LinearSolver>().is_err());
+    }
+
+    /// [`direct_factor_values`] is within 6 % of the factor's exact size (the nested-dissection
+    /// structure's value count) on squares and a 4:1 rectangle.
+    #[test]
+    fn factor_size_model_matches_the_structure() {
+        for (nx, ny) in [(64, 64), (256, 256), (400, 400), (512, 128)] {
+            let g = crate::grid::Grid { nx, ny };
+            let (cp, ri, _) = crate::generator::five_point_pattern(g);
+            let (fwd, inv) = nested_dissection(nx, ny);
+            let (n1, ns) = nested_dissection_top(nx, ny).unwrap();
+            let st = grid_structure(&cp, &ri, &fwd, &inv, n1, ns).unwrap();
+            let model = direct_factor_values(nx * ny);
+            let ratio = model / st.len_val() as f64;
+            assert!((0.94..1.06).contains(&ratio), "{nx}x{ny}: {ratio}");
+        }
+        assert_eq!(direct_factor_values(1), 1.0);
+        assert!(LinearSolver::Direct.memory_bytes(1 << 24) > 20 << 30);
+        assert_eq!(
+            LinearSolver::Multigrid.memory_bytes(1 << 20),
+            (8 * 18) << 20
+        );
     }
 
     /// The multigrid [`Solver`] solves the direct solver's systems, counts its setups as

@@ -139,10 +139,11 @@ enum Cmd {
         /// error constant).
         #[arg(long, default_value_t = cgkl::brelax::DEFAULT_RTOL)]
         rtol: f64,
-        /// Time integration: chebyshev (default; matrix-free, m products with G), rational (one
-        /// factorisation, m solves), trbdf2 (fixed steps) or exact (uniformization); the config
-        /// kinds chebyshev, rational, trbdf2_fixed and uniformization.
-        #[arg(long, value_enum, default_value_t = BrelaxMethod::Chebyshev)]
+        /// Time integration: auto (default: chebyshev on small grids, rational on large ones),
+        /// chebyshev (matrix-free, m products with G), rational (one factorisation or multigrid
+        /// setup, m solves), trbdf2 (fixed steps) or exact (uniformization); the config kinds
+        /// chebyshev, rational, trbdf2_fixed and uniformization.
+        #[arg(long, value_enum, default_value_t = BrelaxMethod::Auto)]
         method: BrelaxMethod,
         /// Degree m of the rational method (overrides --rtol).
         #[arg(long)]
@@ -150,6 +151,10 @@ enum Cmd {
         /// Fixed number of TR-BDF2 steps (overrides --rtol).
         #[arg(long)]
         steps: Option<usize>,
+        /// Linear solver of the rational and TR-BDF2 methods: auto (direct up to 2048², multigrid
+        /// above), direct (a sparse Cholesky) or multigrid (O(n) memory).
+        #[arg(long, default_value_t = cgkl::linsolve::LinearSolver::Auto)]
+        linear_solver: cgkl::linsolve::LinearSolver,
         /// Also compute the time-exact solution (uniformization, slow at large L) and print the error.
         #[arg(long)]
         check: bool,
@@ -167,6 +172,9 @@ enum Cmd {
 /// `--rtol`, `--degree` or `--steps`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BrelaxMethod {
+    /// The cheapest for --rtol by size: chebyshev while its degree is at most 500, else
+    /// rational (cgkl::brelax::cheapest_for_rtol).
+    Auto,
     /// The Chebyshev expansion (kind chebyshev).
     Chebyshev,
     /// The rational exponential (kind rational).
@@ -731,6 +739,7 @@ fn run() -> anyhow::Result<()> {
             method,
             degree,
             steps,
+            linear_solver,
             check,
             out,
             force,
@@ -758,6 +767,7 @@ fn run() -> anyhow::Result<()> {
                 }
                 (BrelaxMethod::Rational, None, None) => brelax::rational_for_rtol(l, rtol)?,
                 (BrelaxMethod::Chebyshev, None, None) => brelax::for_rtol(l, rtol)?,
+                (BrelaxMethod::Auto, None, None) => brelax::cheapest_for_rtol(l, rtol)?,
                 (BrelaxMethod::Trbdf2, None, Some(steps)) => {
                     IntegratorKind::Trbdf2Fixed { substeps: steps }
                 }
@@ -776,7 +786,7 @@ fn run() -> anyhow::Result<()> {
                 return Err(CgklError::config("--n", l, "L must lie in 2..=4096").into());
             }
             check_out(&out, force)?;
-            let sol = brelax::solve(l, kind)?;
+            let sol = brelax::solve_with(l, kind, linear_solver)?;
             brelax::write_h5(&out, &sol, force)?;
             let mut text = format!(
                 "B-relax L = {l}: {}\nwall {:.3} s (assembly + time stepping), mass error {:.2e}, min ρ {:.6}\n",

@@ -107,6 +107,8 @@ enum Backend {
     Separable(Box<Separable>),
     /// Uniformization on the sparse generator A (β = 1), from checkpoints.
     Numerical(Box<Numerical>),
+    /// Data that do not move (`A q0 = 0`): `q_t = q0` at every t.
+    Frozen,
 }
 
 /// 1-D generator of length n with conductance `kappa(f)/h²` on face f (between cells f and f+1).
@@ -145,18 +147,21 @@ impl ForwardOracle {
         horizon: f64,
     ) -> Result<Self> {
         let grid = part.grid();
-        let backend = match part.tiles_shape() {
-            Some((bx, by)) => Self::separable(grid, q0, eps_fwd, bx, by)?,
-            None if eps_fwd == 1.0 => Self::separable(grid, q0, eps_fwd, 1, 1)?,
-            None => Self::numerical(part, eps_fwd, beta.integral(horizon, horizon))?,
-        };
         // data that do not move (A q0 = 0, e.g. block-constant data with ε_fwd = 0): every face
         // with a positive conductance joins cells of equal mass (to 4ε·max q0); then use q0 itself
+        // (and build no backend: the separable one costs two dense side × side
+        // eigendecompositions, ≈ 40 s at 4096²)
         let qmax = q0.iter().cloned().fold(0.0, f64::max);
         let tol = 4.0 * f64::EPSILON * qmax;
         let frozen = grid.faces().iter().all(|&(i, k)| {
             (eps_fwd == 0.0 && !part.same_block(i, k)) || (q0[i] - q0[k]).abs() <= tol
         });
+        let backend = match part.tiles_shape() {
+            _ if frozen => Backend::Frozen,
+            Some((bx, by)) => Self::separable(grid, q0, eps_fwd, bx, by)?,
+            None if eps_fwd == 1.0 => Self::separable(grid, q0, eps_fwd, 1, 1)?,
+            None => Self::numerical(part, eps_fwd, beta.integral(horizon, horizon))?,
+        };
         Ok(Self {
             grid,
             beta,
@@ -167,9 +172,10 @@ impl ForwardOracle {
         })
     }
 
-    /// True when q_t comes from the exact separable formula (false: uniformization).
+    /// True when q_t is exact: the separable formula, or q0 itself for frozen data (false:
+    /// uniformization).
     pub fn is_exact(&self) -> bool {
-        matches!(self.backend, Backend::Separable(_))
+        matches!(self.backend, Backend::Separable(_) | Backend::Frozen)
     }
 
     /// The numerical path for integrated rates up to `s_max` (beyond it: from the last checkpoint).
@@ -276,6 +282,7 @@ impl ForwardOracle {
     pub fn q_at_s(&mut self, s_int: f64, out: &mut [f64]) {
         let (nx, ny) = (self.grid.nx, self.grid.ny);
         match &mut self.backend {
+            Backend::Frozen => out.copy_from_slice(&self.q0),
             Backend::Numerical(num) => num.q_at_s(&self.q0, s_int, out),
             Backend::Separable(sep) => {
                 let Separable {

@@ -159,7 +159,7 @@ impl Config {
         // sizes beyond these would exhaust memory (the exact oracle keeps dense side × side
         // matrices; every step keeps a diagnostics record) instead of failing cleanly
         const MAX_SIDE: usize = 4096;
-        const MAX_CELLS: usize = 1 << 22;
+        const MAX_CELLS: usize = 1 << 24;
         const MAX_STEPS: usize = 1_000_000;
         const MAX_SNAPSHOTS: usize = 100_000;
         for (key, v) in [("grid.nx", self.grid.nx), ("grid.ny", self.grid.ny)] {
@@ -175,7 +175,7 @@ impl Config {
             return Err(CgklError::config(
                 "grid",
                 format!("{}x{}", self.grid.nx, self.grid.ny),
-                format!("at most {MAX_CELLS} cells (2048×2048) in all; use a smaller grid"),
+                format!("at most {MAX_CELLS} cells (4096×4096) in all; use a smaller grid"),
             ));
         }
         if let Some((bx, by)) = self.partition.tiles() {
@@ -893,22 +893,108 @@ impl Problem {
         self.run_collecting(projection, Collect::records_only(), observers)
     }
 
-    /// Float64 values per cell of a run's working set (generator, integrator, diagnostics): a
-    /// floor for [`Problem::memory_estimate`] (a resolved run's LU fill comes on top).
-    pub const WORK_F64_PER_CELL: usize = 32;
+    /// Float64 values per cell of a run's working set without a linear solver (generator,
+    /// oracle, integrator vectors, diagnostics, output buffers): measured as the peak RSS of a
+    /// Chebyshev-resolved paper_toy run, 56 per cell at 512² and 51 at 1024²
+    /// (`docs/benchmarks.md`, tenth sitting).
+    pub const WORK_F64_PER_CELL: usize = 52;
 
-    /// Estimated bytes of one run: [`Problem::WORK_F64_PER_CELL`] per cell, the §7 and post-step
+    /// Estimated bytes of one run: [`Problem::WORK_F64_PER_CELL`] per cell, the linear solver's
+    /// ([`LinearSolver::memory_bytes`]) when the flow solves systems, the §7 and post-step
     /// records of every step, and with `keep_snapshots` the K snapshots (and currents, about two
-    /// values per cell) it keeps in memory.
-    pub fn memory_estimate(&self, keep_snapshots: bool) -> u64 {
+    /// values per cell) it keeps in memory. `is_static`: whether G is time independent, which
+    /// decides `auto`'s solver; `None` (not known before the generator is built) takes the
+    /// larger of the two, an upper bound.
+    pub fn memory_estimate(&self, keep_snapshots: bool, is_static: Option<bool>) -> u64 {
+        self.working_bytes(is_static)
+            .saturating_add(self.result_bytes(keep_snapshots))
+    }
+
+    /// Refuses the run ([`crate::memory::check_fits`]) when [`Problem::memory_estimate`] does
+    /// not fit, naming the key that would lower it most: `flow.linear_solver` when a direct
+    /// solve's factor is the largest part, `output.snapshots` when the kept snapshots are, the
+    /// grid otherwise.
+    fn check_memory(&self, keep_snapshots: bool, is_static: bool) -> Result<()> {
+        let n = self.grid.n();
+        let solver = self.solver_bytes(is_static);
+        let result = self.result_bytes(keep_snapshots);
+        let work = self.working_bytes(Some(is_static)).saturating_sub(solver);
+        let direct = self
+            .linear_solver()
+            .resolve(n, self.config.reverse.flux, is_static)
+            .is_ok_and(|c| c == LinearSolver::Direct);
+        let (key, fix) = if direct && solver > result.max(work) {
+            (
+                "flow.linear_solver",
+                format!(
+                    "the direct solve's factor alone needs ≈ {} (it grows like n log n); use \
+                     flow.linear_solver = \"multigrid\" (O(n) memory) or a smaller grid",
+                    crate::memory::human(solver)
+                ),
+            )
+        } else if result > work.max(solver) {
+            (
+                "output.snapshots",
+                "lower output.snapshots or the grid size, or stream the run to its file (cgkl \
+                 run)"
+                    .to_string(),
+            )
+        } else {
+            (
+                "grid",
+                format!(
+                    "a run needs about {} values per cell besides its solver and snapshots (≈ {} \
+                     here); use a smaller grid",
+                    Self::WORK_F64_PER_CELL,
+                    crate::memory::human(work)
+                ),
+            )
+        };
+        crate::memory::check_fits(
+            key,
+            "this run in memory",
+            self.memory_estimate(keep_snapshots, Some(is_static)),
+            &fix,
+        )
+    }
+
+    /// Bytes of the linear solver the run holds (0 when its flow solves no systems).
+    fn solver_bytes(&self, is_static: bool) -> u64 {
+        let n = self.grid.n();
+        let solves = match self.config.flow.mode {
+            FlowMode::Kernel => true,
+            FlowMode::Resolved => self.config.flow.integrator.solves_systems(is_static),
+        };
+        if !solves {
+            return 0;
+        }
+        self.linear_solver()
+            .resolve(n, self.config.reverse.flux, is_static)
+            .map_or(0, |c| c.memory_bytes(n))
+    }
+
+    /// The part of [`Problem::memory_estimate`] held only while the run runs: the working set
+    /// and the linear solver.
+    pub fn working_bytes(&self, is_static: Option<bool>) -> u64 {
+        let n = self.grid.n();
+        let solver = |is_static: bool| self.solver_bytes(is_static);
+        let solver = match is_static {
+            Some(s) => solver(s),
+            None => solver(true).max(solver(false)),
+        };
+        crate::memory::f64s(Self::WORK_F64_PER_CELL, n, 1).saturating_add(solver)
+    }
+
+    /// The part of [`Problem::memory_estimate`] a run's result keeps: its records and, with
+    /// `keep_snapshots`, its snapshots.
+    pub fn result_bytes(&self, keep_snapshots: bool) -> u64 {
         let n = self.grid.n();
         let steps = self.times.len();
         let m = self.partition.m();
         let per_step = std::mem::size_of::<crate::diagnostics::StepRecord>()
             + 8 * m
             + std::mem::size_of::<crate::post_step::PostRecord>();
-        let mut bytes = crate::memory::f64s(Self::WORK_F64_PER_CELL, n, 1)
-            .saturating_add((steps as u64).saturating_mul(per_step as u64));
+        let mut bytes = (steps as u64).saturating_mul(per_step as u64);
         if keep_snapshots {
             let k = self.config.output.snapshots.max(2);
             let per_cell = if self.config.output.currents { 3 } else { 1 };
@@ -923,15 +1009,18 @@ impl Problem {
         mut collect: Collect,
         observers: &mut [&mut dyn Observer],
     ) -> Result<RunResult> {
-        crate::memory::check_fits(
-            "output.snapshots",
-            "this run in memory",
-            self.memory_estimate(collect.keeps_snapshots()),
-            "lower output.snapshots or the grid size, or stream the run to its file (cgkl run)",
-        )?;
+        let keep = collect.keeps_snapshots();
+        // before G is built only the smaller estimate can refuse (whether G moves decides the
+        // solver `auto` takes); with G built, the estimate for its solver
+        let first = [true, false]
+            .into_iter()
+            .min_by_key(|&s| self.memory_estimate(keep, Some(s)))
+            .unwrap_or(true);
+        self.check_memory(keep, first)?;
         let start = Instant::now();
         let mode = self.config.flow.mode;
         let mut g = self.generator()?;
+        self.check_memory(keep, g.is_static())?;
         let mut integ = self.integrator(&g, mode)?;
         let mut post: Vec<Box<dyn PostStep>> = Vec::new();
         if projection.is_projected() {

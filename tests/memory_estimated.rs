@@ -154,3 +154,50 @@ fn a_score_file_declaring_too_many_values_is_refused_before_reading() {
     assert!(empty(&d), "files written");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Issue 18 item 4: grids up to 4096² are accepted and estimated before any allocation of
+/// their size; a run whose direct factor would not fit names `flow.linear_solver` and its
+/// size, one whose working set would not fit (the multigrid path `auto` takes above 2048²)
+/// names the grid, and a side above 4096 is refused whatever the budget.
+#[test]
+fn a_4096_grid_is_estimated_and_refused_by_its_largest_part() {
+    let d = scratch("grid4096");
+    let args = |solver: &'static str, side: &'static str| -> Vec<String> {
+        [
+            "run",
+            "--set",
+            &format!("grid.nx={side}"),
+            "--set",
+            &format!("grid.ny={side}"),
+            "--set",
+            &format!("flow.linear_solver={solver}"),
+            "--out",
+            "r.h5",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |a: Vec<String>, limit: Option<u64>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        cgkl_with_limit(&a, limit, &d)
+    };
+    // 4096² × (8.35·12 − 14.5) ≈ 1.43·10⁹ factor values × 15.2 bytes ≈ 20.4 GiB
+    let o = run(args("direct", "4096"), Some(8 << 30));
+    refused(
+        &o,
+        &[
+            "flow.linear_solver",
+            "20.354 GiB",
+            "\"multigrid\" (O(n) memory)",
+        ],
+    );
+    assert!(empty(&d), "files written");
+    // auto: multigrid, 52 + 18 values per cell ≈ 8.75 GiB
+    let o = run(args("auto", "4096"), Some(4 << 30));
+    refused(&o, &["config: grid = ", "8.750 GiB", "52 values per cell"]);
+    assert!(empty(&d), "files written");
+    let o = run(args("auto", "4097"), None);
+    refused(&o, &["grid.nx", "1..=4096"]);
+    assert!(empty(&d), "files written");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -126,6 +126,21 @@ pub enum IntegratorKind {
 }
 
 impl IntegratorKind {
+    /// Whether the kind solves linear systems `(I − aG) x = b` (and so holds a linear solver)
+    /// for a G that is (`is_static`) or is not time independent.
+    pub fn solves_systems(&self, is_static: bool) -> bool {
+        match self {
+            IntegratorKind::ImplicitEuler { .. }
+            | IntegratorKind::Trbdf2Fixed { .. }
+            | IntegratorKind::Trbdf2Adaptive { .. }
+            | IntegratorKind::Rational { .. } => true,
+            IntegratorKind::Auto { .. } => !is_static,
+            IntegratorKind::ExplicitEuler { .. }
+            | IntegratorKind::Uniformization { .. }
+            | IntegratorKind::Chebyshev { .. } => false,
+        }
+    }
+
     /// The config spelling of the kind (`flow.integrator.kind`).
     pub fn name(&self) -> &'static str {
         match self {

@@ -197,11 +197,23 @@ pub fn base_config(text: &str, overrides: &[String], spec: &SweepSpec) -> Result
 }
 
 /// Refuses the runs `select` of `jobs` when, kept in memory together until the sweep's (or
-/// shard's) file is written, they would not fit ([`crate::memory::check_fits`]).
+/// shard's) file is written, they would not fit ([`crate::memory::check_fits`]): every run's
+/// result, and the working sets (an upper bound: [`Problem::working_bytes`]) of as many runs
+/// as run at once on the pool.
 pub fn check_memory(jobs: &[Job], select: &[usize]) -> Result<()> {
-    let total = select.iter().fold(0u64, |acc, &k| {
-        acc.saturating_add(jobs[k].3.memory_estimate(true))
+    let results = select.iter().fold(0u64, |acc, &k| {
+        acc.saturating_add(jobs[k].3.result_bytes(true))
     });
+    let mut working: Vec<u64> = select
+        .iter()
+        .map(|&k| jobs[k].3.working_bytes(None))
+        .collect();
+    working.sort_unstable_by(|a, b| b.cmp(a));
+    let at_once = rayon::current_num_threads().max(1);
+    let total = working
+        .iter()
+        .take(at_once)
+        .fold(results, |acc, &w| acc.saturating_add(w));
     crate::memory::check_fits(
         "output.snapshots",
         &format!(
