@@ -33,14 +33,17 @@ D = 0.02
 T = 0.5
 HERE = Path(__file__).resolve().parent
 
-# Drivers in table order (the rows, then cgkl).
+# Drivers in table order (the rows, pyamg BDF2 after the scipy rows, then the numpy
+# version of cgkl's Chebyshev method just before cgkl).
 DRIVERS = [
     "scipy_bdf2.py",
     "scipy_euler.py",
+    "pyamg_bdf2.py",
     "pypde_explicit.py",
     "pypde_bdf.py",
     "fplanck_expm.py",
     "fipy_euler.py",
+    "scipy_chebyshev.py",
     "cgkl.py",
 ]
 

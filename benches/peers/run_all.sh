@@ -54,7 +54,7 @@ fi
 # 2. versions, machine
 "$VENV/bin/python" - <<'PY' >&2
 import importlib.metadata as m, platform, os
-pk = ["numpy", "scipy", "h5py", "numba", "py-pde", "fplanck", "fipy"]
+pk = ["numpy", "scipy", "h5py", "numba", "py-pde", "fplanck", "fipy", "pyamg"]
 print("python", platform.python_version(), "|", ", ".join(f"{p} {m.version(p)}" for p in pk))
 load = os.getloadavg()
 print("cores", os.cpu_count(), "| load", " ".join(f"{x:.2f}" for x in load),
