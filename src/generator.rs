@@ -131,10 +131,12 @@ impl Generator {
         self.stencil.max_exit_rate()
     }
 
-    /// `out = G p` (sprs CSC matrix–vector product).
+    /// `out = G p`, row by row on the stencil ([`FivePoint::apply`]: each row's five terms in a
+    /// fixed order, rows in parallel on large grids, bit-identical whatever the thread count).
+    /// It replaced sprs's CSC product (a scatter over columns, one thread), which took 43 % of
+    /// `dt_sweep`'s time inside uniformization (`docs/benchmarks.md`, tenth sitting).
     pub fn apply(&self, p: &[f64], out: &mut [f64]) {
-        out.fill(0.0);
-        sprs::prod::mul_acc_mat_vec_csc(self.mat.view(), p, &mut *out);
+        self.stencil.apply(p, out);
     }
 
     /// Net probability current through every interior face at the last refresh, in the face order

@@ -502,8 +502,12 @@ pub fn check_work(pb: &Problem, steps: usize) -> Result<()> {
 /// p★(T) with `steps` and `2·steps` Lawson–RK4 steps over [0, T]; returns the finer result and
 /// the L1 difference of the two (its accuracy estimate).
 pub fn continuous_limit(pb: &Problem, steps: usize) -> Result<(LimitResult, f64)> {
-    let coarse = LimitSolver::new(pb)?.solve(pb, steps)?;
-    let fine = LimitSolver::new(pb)?.solve(pb, 2 * steps)?;
+    // two independent solves, on two pool threads when there are two (same numbers either way)
+    let (coarse, fine) = rayon::join(
+        || LimitSolver::new(pb)?.solve(pb, steps),
+        || LimitSolver::new(pb)?.solve(pb, 2 * steps),
+    );
+    let (coarse, fine) = (coarse?, fine?);
     let diff = coarse
         .p
         .iter()

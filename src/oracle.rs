@@ -25,6 +25,7 @@ use crate::kl::entropy;
 use crate::partition::Partition;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par, Side};
+use rayon::prelude::*;
 use sprs::CsMat;
 
 /// Poisson truncation tolerance of the numerical (uniformization) path, per substep.
@@ -66,6 +67,10 @@ struct Numerical {
     max_checkpoints: usize,
     checkpoints: Vec<Vec<f64>>,
 }
+
+/// Columns (first product) and rows (second) per parallel task of the separable path: a fixed
+/// block, so that q_t is bit-identical whatever the thread count.
+const ORACLE_BLOCK: usize = 64;
 
 /// Poisson parameter (≈ sparse products) per checkpoint segment of the numerical path.
 const SEGMENT_POISSON: f64 = 32.0;
@@ -294,34 +299,47 @@ impl ForwardOracle {
                     work,
                     work2,
                 } = &mut **sep;
-                for ix in 0..nx {
-                    for iy in 0..ny {
-                        work[(iy, ix)] = q0_hat[(iy, ix)] * (s_int * (ly[iy] + lx[ix])).exp();
-                    }
-                }
-                matmul(
-                    work2.as_mut(),
-                    Accum::Replace,
-                    uy.as_ref(),
-                    work.as_ref(),
-                    1.0,
-                    Par::Seq,
-                );
-                matmul(
-                    work.as_mut(),
-                    Accum::Replace,
-                    work2.as_ref(),
-                    ux.transpose(),
-                    1.0,
-                    Par::Seq,
-                );
-                // faer's SIMD kernels leave the upper vector state dirty (see `simd_state`)
+                // q̂ ∘ e^{S(λ_y + λ_x)}, then U_y · (·) · U_xᵀ, on the pool in fixed blocks of
+                // ORACLE_BLOCK columns (first product) and rows (second): each block is one
+                // sequential faer product, so the result does not depend on the thread count
+                let lx = &*lx;
+                let ly = &*ly;
+                work.as_mut()
+                    .par_col_chunks_mut(ORACLE_BLOCK)
+                    .zip(q0_hat.as_ref().par_col_chunks(ORACLE_BLOCK))
+                    .enumerate()
+                    .for_each(|(b, (mut w, q))| {
+                        crate::simd_state::clear_upper_state();
+                        for j in 0..w.ncols() {
+                            let lxj = lx[b * ORACLE_BLOCK + j];
+                            for iy in 0..ny {
+                                w[(iy, j)] = q[(iy, j)] * (s_int * (ly[iy] + lxj)).exp();
+                            }
+                        }
+                    });
+                work2
+                    .as_mut()
+                    .par_col_chunks_mut(ORACLE_BLOCK)
+                    .zip(work.as_ref().par_col_chunks(ORACLE_BLOCK))
+                    .for_each(|(dst, src)| {
+                        matmul(dst, Accum::Replace, uy.as_ref(), src, 1.0, Par::Seq);
+                        // faer's SIMD kernels leave the upper vector state dirty (simd_state)
+                        crate::simd_state::clear_upper_state();
+                    });
+                work.as_mut()
+                    .par_row_chunks_mut(ORACLE_BLOCK)
+                    .zip(work2.as_ref().par_row_chunks(ORACLE_BLOCK))
+                    .for_each(|(dst, src)| {
+                        matmul(dst, Accum::Replace, src, ux.transpose(), 1.0, Par::Seq);
+                        crate::simd_state::clear_upper_state();
+                    });
                 crate::simd_state::clear_upper_state();
-                for iy in 0..ny {
-                    for ix in 0..nx {
-                        out[iy * nx + ix] = work[(iy, ix)];
+                let work = &*work;
+                out.par_chunks_mut(nx).enumerate().for_each(|(iy, row)| {
+                    for (ix, o) in row.iter_mut().enumerate() {
+                        *o = work[(iy, ix)];
                     }
-                }
+                });
             }
         }
     }

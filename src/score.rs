@@ -48,26 +48,43 @@ impl ReverseDrive {
 
 /// `φ_i = ln q_i (+ σ ξ_i)`, rejecting q ≤ 0 or non-finite q.
 fn log_field(q: &[f64], t: f64, pert: Option<&(f64, Vec<f64>)>, phi: &mut [f64]) -> Result<()> {
-    for (i, (&qi, ph)) in q.iter().zip(phi.iter_mut()).enumerate() {
-        if !(qi > 0.0 && qi.is_finite()) {
-            let what = if qi.is_nan() || qi.is_infinite() {
-                "not finite"
-            } else if qi == 0.0 {
-                "zero"
-            } else {
-                "negative"
-            };
-            return Err(CgklError::Score {
-                t,
-                cell: i,
-                what: what.into(),
-            });
+    // `φ = ln q (+ σξ)` chunk by chunk on the pool (crate::par); the first bad cell, in cell
+    // order, is the error
+    let bad = crate::par::reduce(
+        q.len(),
+        |r| r.clone().find(|&i| !(q[i] > 0.0 && q[i].is_finite())),
+        |a, b| a.or(b),
+    );
+    if let Some(i) = bad {
+        let qi = q[i];
+        let what = if qi.is_nan() || qi.is_infinite() {
+            "not finite"
+        } else if qi == 0.0 {
+            "zero"
+        } else {
+            "negative"
+        };
+        return Err(CgklError::Score {
+            t,
+            cell: i,
+            what: what.into(),
+        });
+    }
+    crate::par::for_each_mut(phi, |r, ph| {
+        crate::simd_state::clear_upper_state();
+        match pert {
+            Some((sigma, xi)) => {
+                for ((p, &qi), &x) in ph.iter_mut().zip(&q[r.clone()]).zip(&xi[r]) {
+                    *p = qi.ln() + sigma * x;
+                }
+            }
+            None => {
+                for (p, &qi) in ph.iter_mut().zip(&q[r]) {
+                    *p = qi.ln();
+                }
+            }
         }
-        *ph = qi.ln();
-    }
-    if let Some((sigma, xi)) = pert {
-        phi.iter_mut().zip(xi).for_each(|(p, x)| *p += sigma * x);
-    }
+    });
     Ok(())
 }
 

@@ -139,6 +139,13 @@ impl ChebyshevExp {
         (a[..=m].iter().map(|x| x / kept).collect(), eps)
     }
 
+    /// Sets the uniform tolerance of the next [`Self::apply_exp`] (in [[`MIN_TOL`], 1): the
+    /// caller checks it).
+    pub(crate) fn set_uniform_tolerance(&mut self, tol: f64) {
+        debug_assert!((MIN_TOL..1.0).contains(&tol));
+        self.tol = tol;
+    }
+
     /// The degree m and the uniform bound `ε = ε_m + r(c)` of the last [`Self::apply_exp`].
     pub fn last_degree_and_bound(&self) -> (usize, f64) {
         self.last

@@ -5,6 +5,7 @@ pub mod chebyshev;
 mod explicit_euler;
 mod implicit_euler;
 pub mod rational;
+pub mod static_exp;
 mod trbdf2;
 pub mod uniformization;
 
@@ -12,6 +13,7 @@ pub use chebyshev::ChebyshevExp;
 pub use explicit_euler::ExplicitEuler;
 pub use implicit_euler::ImplicitEuler;
 pub use rational::RationalExp;
+pub use static_exp::StaticExp;
 pub use trbdf2::{StepControl, TrBdf2};
 pub use uniformization::Uniformization;
 
@@ -116,7 +118,8 @@ pub enum IntegratorKind {
         /// Degree m, 1..=[`rational::MAX_DEGREE`].
         degree: usize,
     },
-    /// Uniformization with `tol = atol` when G is time independent, else adaptive TR-BDF2.
+    /// For a time-independent G, per interval the cheaper of uniformization and the Chebyshev
+    /// expansion at L1 tolerance `atol` ([`StaticExp`]); else adaptive TR-BDF2.
     Auto {
         /// Relative tolerance of TR-BDF2.
         rtol: f64,
@@ -499,7 +502,7 @@ impl IntegratorKind {
             }
             IntegratorKind::Auto { rtol, atol } => {
                 if g.is_static() {
-                    Box::new(Uniformization::new(g.n(), atol))
+                    Box::new(StaticExp::new(g.n(), atol)?)
                 } else {
                     Box::new(TrBdf2::new(
                         g,

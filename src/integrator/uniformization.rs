@@ -39,6 +39,31 @@ impl Uniformization {
         }
     }
 
+    /// The number of products [`Self::apply_exp_op`] takes for a total Poisson parameter
+    /// `total = 1.05 τΛ` at truncation tolerance `tol` (the same substeps and truncation rule,
+    /// without computing the weights' values beyond what the rule needs).
+    pub fn products(total: f64, tol: f64) -> usize {
+        if total.is_nan() || total <= 0.0 {
+            return 0;
+        }
+        if !total.is_finite() {
+            return usize::MAX;
+        }
+        let substeps = (total / LAMBDA_MAX).ceil().max(1.0) as usize;
+        let lambda = total / substeps as f64;
+        let mut w = (-lambda).exp();
+        let mut k = 0usize;
+        loop {
+            let r = lambda / (k as f64 + 1.0);
+            if (k as f64) > lambda && r < 1.0 && w * r / (1.0 - r) <= tol {
+                break;
+            }
+            w *= r;
+            k += 1;
+        }
+        substeps.saturating_mul(k)
+    }
+
     /// Normalised truncated Poisson(λ) weights into `self.weights`.
     fn poisson_weights(&mut self, lambda: f64) {
         self.weights.clear();
