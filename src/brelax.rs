@@ -58,11 +58,16 @@ pub fn for_rtol(l: usize, rtol: f64) -> Result<IntegratorKind> {
 }
 
 /// Largest Chebyshev degree `cgkl brelax --method auto` takes; above it the rational method
-/// (m ≈ 6 solves at rtol 10⁻³) is cheaper. Measured (`docs/benchmarks.md`, tenth sitting):
-/// a product with G costs ≈ 2.3 ns per cell while the recurrence's 7 vectors stay in cache
-/// (L ≤ 512: m = 362 at rtol 10⁻³) and ≈ 5.5 ns per cell beyond; a multigrid solve ≈ 0.5 µs per
-/// cell and a direct one (factorisation shared) about as much: 6 solves ≈ 550 products.
-pub const CHEBYSHEV_MAX_DEGREE: usize = 500;
+/// (m = 6 solves at rtol 10⁻³) is cheaper. Measured (`docs/benchmarks.md`, tenth sitting,
+/// quiet machine, whole process, 2 threads): L = 700 (m = 495) Chebyshev 0.28 s against
+/// rational 0.74 s; L = 1024 (m = 724) 1.97 s against 1.71 s; L = 2048 17.5 s against 8.7 s.
+pub const CHEBYSHEV_MAX_DEGREE: usize = 700;
+
+/// Above this many cells the rational method of `cgkl brelax` takes multigrid under
+/// `--linear-solver auto` (1024² and below: the direct solve). Its 6 solves do not pay for a
+/// factorisation: measured (tenth sitting, quiet machine, whole process) at 1024² direct 1.71 s
+/// against multigrid 2.30 s, at 2048² direct 10.4 s (5.0 GB) against multigrid 8.7 s (1.6 GB).
+pub const RATIONAL_DIRECT_MAX_CELLS: usize = 1 << 20;
 
 /// `cgkl brelax --method auto` (the default): the cheapest method for relative L1 error `rtol`
 /// on the L×L grid by size: the Chebyshev expansion ([`for_rtol`]) while its degree, known from
@@ -245,6 +250,11 @@ impl Solution {
                 "chebyshev (degree m = {m}: {m} products with G, no factorisation; a-priori L1 \
                  bound ≤ {tol:e})"
             ),
+            (IntegratorKind::Rational { degree }, _)
+                if self.phases.iter().any(|(p, _)| *p == "multigrid setup") =>
+            {
+                format!("rational (degree m = {degree}: one multigrid setup, {degree} solves)")
+            }
             _ => describe(&self.kind),
         }
     }
@@ -274,9 +284,15 @@ pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
 pub fn solve_with(l: usize, kind: IntegratorKind, solver: LinearSolver) -> Result<Solution> {
     check_l(l)?;
     let n = l * l;
-    let choice = solver.resolve(n, FLUX, true)?;
+    let choice = match solver {
+        LinearSolver::Auto if kind.solves_systems(true) && n > RATIONAL_DIRECT_MAX_CELLS => {
+            LinearSolver::Multigrid
+        }
+        _ => solver.resolve(n, FLUX, true)?,
+    };
     let solves = kind.solves_systems(true);
-    // the stencil and its vectors (≈ 12 values per cell), the method's vectors, the solver
+    // the stencil and its vectors (≈ 10 values per cell measured with chebyshev), the method's
+    // vectors, the solver
     let bytes = crate::memory::f64s(16, n, 1).saturating_add(if solves {
         choice.memory_bytes(n)
     } else {

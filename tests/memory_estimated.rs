@@ -192,9 +192,9 @@ fn a_4096_grid_is_estimated_and_refused_by_its_largest_part() {
         ],
     );
     assert!(empty(&d), "files written");
-    // auto: multigrid, 52 + 18 values per cell ≈ 8.75 GiB
+    // auto: multigrid, 52 + 38 values per cell ≈ 11.25 GiB
     let o = run(args("auto", "4096"), Some(4 << 30));
-    refused(&o, &["config: grid = ", "8.750 GiB", "52 values per cell"]);
+    refused(&o, &["config: grid = ", "11.250 GiB", "52 values per cell"]);
     assert!(empty(&d), "files written");
     let o = run(args("auto", "4097"), None);
     refused(&o, &["grid.nx", "1..=4096"]);
