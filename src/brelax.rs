@@ -72,8 +72,8 @@ pub const RATIONAL_DIRECT_MAX_CELLS: usize = 1 << 20;
 /// `cgkl brelax --method auto` (the default): the cheapest method for relative L1 error `rtol`
 /// on the L×L grid by size: the Chebyshev expansion ([`for_rtol`]) while its degree, known from
 /// the grid's largest exit rate, is at most [`CHEBYSHEV_MAX_DEGREE`], else the rational method
-/// ([`rational_for_rtol`]) on the solver of `--linear-solver` (auto: direct up to 2048²,
-/// multigrid above). Both meet `rtol` by their a-priori bounds.
+/// ([`rational_for_rtol`]) on the solver of `--linear-solver` (auto: direct up to 1024²,
+/// multigrid above: [`RATIONAL_DIRECT_MAX_CELLS`]). Both meet `rtol` by their a-priori bounds.
 pub fn cheapest_for_rtol(l: usize, rtol: f64) -> Result<IntegratorKind> {
     let cheb = for_rtol(l, rtol)?;
     let (g, chi) = stencil(l)?;
@@ -278,8 +278,8 @@ pub fn solve(l: usize, kind: IntegratorKind) -> Result<Solution> {
 }
 
 /// [`solve`] with the linear solver `solver` for the kinds that solve systems (rational,
-/// trbdf2): `auto` is the direct solve up to 2048² and multigrid above
-/// ([`LinearSolver::resolve`] for a static G); the others ignore it. Refuses a size whose
+/// trbdf2): `auto` is the direct solve up to 1024² and multigrid above
+/// ([`RATIONAL_DIRECT_MAX_CELLS`]); the others ignore it. Refuses a size whose
 /// estimated memory does not fit ([`crate::memory::check_fits`]) before allocating it.
 pub fn solve_with(l: usize, kind: IntegratorKind, solver: LinearSolver) -> Result<Solution> {
     check_l(l)?;

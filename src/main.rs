@@ -151,7 +151,7 @@ enum Cmd {
         /// Fixed number of TR-BDF2 steps (overrides --rtol).
         #[arg(long)]
         steps: Option<usize>,
-        /// Linear solver of the rational and TR-BDF2 methods: auto (direct up to 2048², multigrid
+        /// Linear solver of the rational and TR-BDF2 methods: auto (direct up to 1024², multigrid
         /// above), direct (a sparse Cholesky) or multigrid (O(n) memory).
         #[arg(long, default_value_t = cgkl::linsolve::LinearSolver::Auto)]
         linear_solver: cgkl::linsolve::LinearSolver,
@@ -172,7 +172,7 @@ enum Cmd {
 /// `--rtol`, `--degree` or `--steps`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BrelaxMethod {
-    /// The cheapest for --rtol by size: chebyshev while its degree is at most 500, else
+    /// The cheapest for --rtol by size: chebyshev while its degree is at most 700, else
     /// rational (cgkl::brelax::cheapest_for_rtol).
     Auto,
     /// The Chebyshev expansion (kind chebyshev).
