@@ -201,6 +201,31 @@ impl RationalExp {
         Self::with_solver(Solver::new(g, choice, tol)?, g.n(), degree)
     }
 
+    /// The same with the solves stopping at `τ = 0.9·budget / (m Σ_k |c_k|)`, so that they add
+    /// at most `budget·‖p‖₁` to the L1 error: the k-th solve's error `τ‖v_{k−1}‖₁` reaches every
+    /// later `v_j` unamplified (`(I − aτG)⁻¹` is a Markov kernel, an L1 contraction), so
+    /// `Σ_k |c_k| ‖v_k − v_k*‖₁ ≤ τ Σ_k k|c_k| ‖p‖₁ ≤ m τ Σ|c_k| ‖p‖₁` (0.9: the ‖v‖₁ of the
+    /// computed chain exceed ‖p‖₁ by at most the errors). For a caller with an L1 target
+    /// `rtol ≥ ε_m χ(p)`: `budget = rtol − ε_m χ(p)` (`cgkl brelax` on multigrid). Returns the
+    /// integrator and τ.
+    pub fn with_solve_budget(
+        g: &Generator,
+        degree: usize,
+        choice: LinearSolver,
+        budget: f64,
+    ) -> Result<(Self, f64)> {
+        let gain: f64 = TABLE
+            .get(degree.wrapping_sub(1))
+            .map_or(1.0, |t| t.2.iter().map(|c| c.abs()).sum());
+        let tol = 0.9 * budget / (degree as f64 * gain);
+        let r = Self::with_solver(
+            Solver::new(g, choice, Tolerance::Relative(tol))?,
+            g.n(),
+            degree,
+        )?;
+        Ok((r, tol))
+    }
+
     /// The same with a solver already made for G's pattern (e.g. [`Solver::direct`] of a
     /// [`crate::linsolve::SparseLu::for_pattern`]).
     pub fn with_solver(lu: Solver, n: usize, degree: usize) -> Result<Self> {
