@@ -513,7 +513,10 @@ mod tests {
         assert_eq!(tight.error_bound, Some(own));
         let e_tight = checked_error(&tight, &reference, own, "tight");
         let e_loose = checked_error(&loose, &reference, bound, "loose");
-        assert!((e_loose - e_tight).abs() <= 0.01 * e_tight, "{e_loose:e} vs {e_tight:e}");
+        assert!(
+            (e_loose - e_tight).abs() <= 0.01 * e_tight,
+            "{e_loose:e} vs {e_tight:e}"
+        );
     }
 
     /// The relative L1 error of `s` against `reference`, after checking that it is within

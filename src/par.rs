@@ -55,6 +55,28 @@ pub fn for_each_mut<T: Send, F: Fn(Range<usize>, &mut [T]) + Sync>(out: &mut [T]
     });
 }
 
+/// [`for_each_mut`] over two slices of equal length, chunk by chunk:
+/// `f(chunk, &mut a[chunk], &mut b[chunk])`.
+pub fn for_each_mut2<T: Send, U: Send, F: Fn(Range<usize>, &mut [T], &mut [U]) + Sync>(
+    a: &mut [T],
+    b: &mut [U],
+    f: F,
+) {
+    let n = a.len();
+    assert_eq!(n, b.len(), "for_each_mut2 takes slices of equal length");
+    if n <= CHUNK {
+        f(0..n, a, b);
+        return;
+    }
+    a.par_chunks_mut(CHUNK)
+        .zip(b.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(c, (x, y))| {
+            crate::simd_state::clear_upper_state();
+            f(c * CHUNK..c * CHUNK + x.len(), x, y)
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,18 +126,24 @@ impl Uniformization {
         let mut stats = StepStats::default();
         for _ in 0..substeps {
             self.v.copy_from_slice(p);
-            for (a, &v) in self.acc.iter_mut().zip(&self.v) {
-                *a = self.weights[0] * v;
-            }
+            let w0 = self.weights[0];
+            crate::par::for_each_mut(&mut self.acc, |r, acc| {
+                for (a, &v) in acc.iter_mut().zip(&self.v[r]) {
+                    *a = w0 * v;
+                }
+            });
             for k in 1..self.weights.len() {
                 apply(&self.v, &mut self.gv);
-                for (v, &d) in self.v.iter_mut().zip(&self.gv) {
-                    *v += d / rate;
-                }
                 let w = self.weights[k];
-                for (a, &v) in self.acc.iter_mut().zip(&self.v) {
-                    *a += w * v;
-                }
+                // v ← v + Gv/Λ, acc ← acc + w·v: one pass, chunk by chunk on the pool
+                // (elementwise, so the same bits on any thread count)
+                let gv = &self.gv;
+                crate::par::for_each_mut2(&mut self.v, &mut self.acc, |r, v, acc| {
+                    for ((v, a), &d) in v.iter_mut().zip(acc.iter_mut()).zip(&gv[r]) {
+                        *v += d / rate;
+                        *a += w * *v;
+                    }
+                });
             }
             p.copy_from_slice(&self.acc);
             stats.steps += self.weights.len() - 1;
