@@ -132,6 +132,10 @@ pub struct RunResult {
     pub config_toml: String,
     /// The run attribute `inputs`: one [`InputFile::line`] per input file (empty: none).
     pub inputs: String,
+    /// The run attribute `linear_solver`: the solver the implicit steps took (`direct`,
+    /// `multigrid`; `none` for a flow without systems; `auto` resolved), empty when read from
+    /// a file written before it was recorded.
+    pub linear_solver: String,
 }
 
 fn unit_interval(key: &str, v: f64) -> Result<()> {
@@ -954,16 +958,11 @@ impl Problem {
     /// Bytes of the linear solver the run holds (0 when its flow solves no systems).
     fn solver_bytes(&self, is_static: bool) -> u64 {
         let n = self.grid.n();
-        let solves = match self.config.flow.mode {
-            FlowMode::Kernel => true,
-            FlowMode::Resolved => self.config.flow.integrator.solves_systems(is_static),
-        };
-        if !solves {
-            return 0;
+        match self.linear_solver_taken(is_static).as_str() {
+            "direct" => LinearSolver::Direct.memory_bytes(n),
+            "multigrid" => LinearSolver::Multigrid.memory_bytes(n),
+            _ => 0,
         }
-        self.linear_solver()
-            .resolve(n, self.config.reverse.flux, is_static)
-            .map_or(0, |c| c.memory_bytes(n))
     }
 
     /// The part of [`Problem::memory_estimate`] held only while the run runs: the working set
@@ -1014,6 +1013,7 @@ impl Problem {
         let mode = self.config.flow.mode;
         let mut g = self.generator()?;
         self.check_memory(keep, g.is_static())?;
+        let linear_solver = self.linear_solver_taken(g.is_static());
         let mut integ = self.integrator(&g, mode)?;
         let mut post: Vec<Box<dyn PostStep>> = Vec::new();
         if projection.is_projected() {
@@ -1052,7 +1052,25 @@ impl Problem {
             wall_s: start.elapsed().as_secs_f64(),
             config_toml: self.stored_config(projection).to_toml(),
             inputs: self.inputs.iter().map(|f| f.line() + "\n").collect(),
+            linear_solver,
         })
+    }
+
+    /// The solver the run's implicit steps take for a G that is (`is_static`) or is not time
+    /// independent: `auto` resolved ([`LinearSolver::resolve`]), or `none` when the flow solves
+    /// no systems (the run attribute `linear_solver`).
+    pub fn linear_solver_taken(&self, is_static: bool) -> String {
+        let solves = match self.config.flow.mode {
+            FlowMode::Kernel => true,
+            FlowMode::Resolved => self.config.flow.integrator.solves_systems(is_static),
+        };
+        if !solves {
+            return "none".into();
+        }
+        let n = self.grid.n();
+        self.linear_solver()
+            .resolve(n, self.config.reverse.flux, is_static)
+            .map_or_else(|_| "none".into(), |c| c.name().to_string())
     }
 
     /// The config stored with a run of this problem (SPEC §9), which reproduces that run alone:

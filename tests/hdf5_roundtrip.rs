@@ -31,6 +31,15 @@ fn check_run(g: &Group, pb: &Problem, r: &RunResult) {
         read_attr_str(g, "version").unwrap(),
         env!("CARGO_PKG_VERSION")
     );
+    // the solver the implicit steps took (these small grids: the direct one; resolved runs of
+    // a static G solve no systems)
+    let solver = read_attr_str(g, "linear_solver").unwrap();
+    assert_eq!(solver, r.linear_solver);
+    let expected = match r.mode {
+        cgkl::config::FlowMode::Kernel => "direct",
+        cgkl::config::FlowMode::Resolved => "none",
+    };
+    assert_eq!(solver, expected, "{}", r.name);
     let (shape, labels) = read_i32_nd(g, "grid/labels").unwrap();
     assert_eq!(shape, vec![ny, nx]);
     assert!(labels

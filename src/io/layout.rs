@@ -111,6 +111,7 @@ impl RunWriter {
         h5util::attr_str(g, "config", &run.config_toml)?;
         h5util::attr_str(g, "version", env!("CARGO_PKG_VERSION"))?;
         h5util::attr_str(g, "inputs", &run.inputs)?;
+        h5util::attr_str(g, "linear_solver", &run.linear_solver)?;
         h5util::attr_str(g, "name", &run.name)?;
         h5util::attr_str(g, "mode", run.mode.name())?;
         h5util::attr_str(g, "projection", run.projection.name())?;

@@ -70,6 +70,7 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
     let wall_s = h5util::read_attr_f64(g, "wall_s")?;
     let config_toml = h5util::read_attr_str(g, "config")?;
     let inputs = h5util::read_attr_str_opt(g, "inputs").unwrap_or_default();
+    let linear_solver = h5util::read_attr_str_opt(g, "linear_solver").unwrap_or_default();
     let stats = StepStats {
         steps: nonneg(g, "integrator_steps")?,
         rejected: nonneg(g, "integrator_rejected")?,
@@ -158,6 +159,7 @@ pub fn read_run(g: &Group, pb: &Problem) -> Result<RunResult> {
         wall_s,
         config_toml,
         inputs,
+        linear_solver,
     })
 }
 
