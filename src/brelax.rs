@@ -255,6 +255,11 @@ impl Solution {
             {
                 format!("rational (degree m = {degree}: one multigrid setup, {degree} solves)")
             }
+            (IntegratorKind::Trbdf2Fixed { substeps }, _)
+                if self.phases.iter().any(|(p, _)| p.contains("multigrid")) =>
+            {
+                format!("trbdf2 (N = {substeps} fixed steps, multigrid solves)")
+            }
             _ => describe(&self.kind),
         }
     }
@@ -420,8 +425,15 @@ pub fn solve_with(
         Uniformization::new(n, tol).apply_exp(&g, &mut p, T);
     } else {
         kind.validate()?;
+        let t = Instant::now();
         let mut integ = kind.build_with(&g, choice)?;
         integ.advance(&mut g, &mut p, 0.0, T)?;
+        if choice == LinearSolver::Multigrid && kind.solves_systems(true) {
+            phases.push((
+                "time stepping on multigrid solves",
+                t.elapsed().as_secs_f64(),
+            ));
+        }
     }
     let bound = error_bound(&kind, l);
     Ok(finish(l, p, kind, start, phases, None, bound))
