@@ -56,20 +56,34 @@ impl StaticExp {
         })
     }
 
-    /// The Chebyshev degree for this interval if it may be used (reversible flux, χ(p)
-    /// finite, tolerance above round-off, c in range), with its uniform tolerance.
-    fn chebyshev_degree(&self, g: &Generator, p: &[f64], c: f64) -> Option<(usize, f64)> {
+    /// The uniform tolerance of the Chebyshev expansion on this interval if it may be used (reversible flux, χ(p) finite, tolerance above round-off, c in range) and takes
+    /// fewer than `unif_products` products. χ(p) costs an exponential per cell, so it is only
+    /// computed when the degree at the largest possible uniform tolerance, `tol/‖p‖₁`
+    /// (`χ(p) ≥ ‖p‖₁` by Cauchy–Schwarz with Σπ = 1), could still win.
+    fn chebyshev_tolerance(
+        &self,
+        g: &Generator,
+        p: &[f64],
+        c: f64,
+        unif_products: usize,
+    ) -> Option<f64> {
         if !(c.is_finite() && c > 0.0 && c <= MAX_CHEBYSHEV_C) {
             return None;
         }
-        let chi = RationalExp::chi(g, p)?;
-        let utol = self.tol / chi;
         let r = roundoff(c);
-        if !(utol >= 2.0 * r && (super::chebyshev::MIN_TOL..1.0).contains(&utol)) {
+        let usable =
+            |utol: f64| utol >= 2.0 * r && (super::chebyshev::MIN_TOL..1.0).contains(&utol);
+        let degree = |utol: f64| ChebyshevExp::series(c, utol - r).0.len() - 1;
+        let mass = crate::par::sum(p.len(), |i| p[i].iter().sum());
+        let loosest = (self.tol / mass).min(0.5);
+        if !(mass > 0.0 && usable(loosest) && degree(loosest) < unif_products) {
             return None;
         }
-        let (a, _) = ChebyshevExp::series(c, utol - r);
-        Some((a.len() - 1, utol))
+        let utol = self.tol / RationalExp::chi(g, p)?;
+        if !usable(utol) {
+            return None;
+        }
+        (degree(utol) < unif_products).then_some(utol)
     }
 }
 
@@ -88,23 +102,21 @@ impl Integrator for StaticExp {
         let tau = s1 - s0;
         let c = tau * g.max_exit_rate();
         let unif_products = Uniformization::products(1.05 * c, self.tol);
-        if let Some((m, utol)) = self.chebyshev_degree(g, p, c) {
-            if m < unif_products {
-                self.start.copy_from_slice(p);
-                self.cheb.set_uniform_tolerance(utol);
-                let stats = self.cheb.apply_exp(g.stencil(), p, tau)?;
-                let min = crate::par::reduce(
-                    p.len(),
-                    |r| p[r].iter().cloned().fold(f64::INFINITY, f64::min),
-                    f64::min,
-                );
-                if min >= 0.0 {
-                    self.counts.chebyshev += 1;
-                    return Ok(stats);
-                }
-                self.counts.redone += 1;
-                p.copy_from_slice(&self.start);
+        if let Some(utol) = self.chebyshev_tolerance(g, p, c, unif_products) {
+            self.start.copy_from_slice(p);
+            self.cheb.set_uniform_tolerance(utol);
+            let stats = self.cheb.apply_exp(g.stencil(), p, tau)?;
+            let min = crate::par::reduce(
+                p.len(),
+                |r| p[r].iter().cloned().fold(f64::INFINITY, f64::min),
+                f64::min,
+            );
+            if min >= 0.0 {
+                self.counts.chebyshev += 1;
+                return Ok(stats);
             }
+            self.counts.redone += 1;
+            p.copy_from_slice(&self.start);
         }
         self.counts.uniformization += 1;
         Ok(self.unif.apply_exp(g, p, tau))
@@ -132,13 +144,23 @@ mod tests {
             let tau = c_target / lambda;
             let mut auto = StaticExp::new(g.n(), 1e-12).unwrap();
             let mut p = pb.p0.clone();
-            auto.advance(&mut g, &mut p, 0.0, tau).unwrap();
+            let stats = auto.advance(&mut g, &mut p, 0.0, tau).unwrap();
             assert_eq!(
                 auto.counts.chebyshev == 1,
                 cheb,
                 "c = {c_target}: {:?}",
                 auto.counts
             );
+            // the product count the choice compares is the one each method then takes
+            let unif = Uniformization::products(1.05 * c_target, 1e-12);
+            if cheb {
+                assert!(stats.steps < unif, "{} ≥ {unif}", stats.steps);
+            } else {
+                assert_eq!(stats.steps, unif);
+            }
+            let mut v = pb.p0.clone();
+            let long = Uniformization::new(g.n(), 1e-12).apply_exp(&g, &mut v, 2000.0 / lambda);
+            assert_eq!(long.steps, Uniformization::products(1.05 * 2000.0, 1e-12));
             let mut exact = pb.p0.clone();
             Uniformization::new(g.n(), 1e-15).apply_exp(&g, &mut exact, tau);
             let d: f64 = p.iter().zip(&exact).map(|(a, b)| (a - b).abs()).sum();
