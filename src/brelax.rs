@@ -297,13 +297,11 @@ pub fn solve_with(
 ) -> Result<Solution> {
     check_l(l)?;
     let n = l * l;
+    let solves = kind.solves_systems(true);
     let choice = match solver {
-        LinearSolver::Auto if kind.solves_systems(true) && n > RATIONAL_DIRECT_MAX_CELLS => {
-            LinearSolver::Multigrid
-        }
+        LinearSolver::Auto if solves && n > RATIONAL_DIRECT_MAX_CELLS => LinearSolver::Multigrid,
         _ => solver.resolve(n, FLUX, true)?,
     };
-    let solves = kind.solves_systems(true);
     // the stencil and its vectors (≈ 10 values per cell measured with chebyshev), the method's
     // vectors, the solver
     let bytes = crate::memory::f64s(16, n, 1).saturating_add(if solves {
@@ -428,7 +426,7 @@ pub fn solve_with(
         let t = Instant::now();
         let mut integ = kind.build_with(&g, choice)?;
         integ.advance(&mut g, &mut p, 0.0, T)?;
-        if choice == LinearSolver::Multigrid && kind.solves_systems(true) {
+        if choice == LinearSolver::Multigrid && solves {
             phases.push((
                 "time stepping on multigrid solves",
                 t.elapsed().as_secs_f64(),

@@ -812,7 +812,6 @@ impl Solver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     fn l1(a: &[f64], b: &[f64]) -> f64 {
         a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
@@ -824,12 +823,7 @@ mod tests {
         overrides: &[String],
         s: f64,
     ) -> (crate::problem::Problem, Generator, SparseLu, SparseLu) {
-        let pb = Config::from_toml_with_overrides("", overrides)
-            .unwrap()
-            .validate()
-            .unwrap();
-        let mut g = pb.generator().unwrap();
-        g.refresh(s).unwrap();
+        let (pb, g) = crate::problem::refreshed_for_tests(overrides, s);
         let fast = SparseLu::new(&g).unwrap();
         let lu = SparseLu::new_lu(&g).unwrap();
         (pb, g, fast, lu)

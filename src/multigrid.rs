@@ -1194,7 +1194,6 @@ impl Multigrid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::linsolve::SparseLu;
 
     fn l1(a: &[f64], b: &[f64]) -> f64 {
@@ -1203,13 +1202,7 @@ mod tests {
 
     /// The problem of `overrides` (TOML `key=value`) with its generator refreshed at `s`.
     fn problem(overrides: &[String], s: f64) -> (crate::problem::Problem, Generator) {
-        let pb = Config::from_toml_with_overrides("", overrides)
-            .unwrap()
-            .validate()
-            .unwrap();
-        let mut g = pb.generator().unwrap();
-        g.refresh(s).unwrap();
-        (pb, g)
+        crate::problem::refreshed_for_tests(overrides, s)
     }
 
     fn grid_ov(nx: usize, ny: usize, extra: &[&str]) -> Vec<String> {

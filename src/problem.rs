@@ -138,6 +138,19 @@ pub struct RunResult {
     pub linear_solver: String,
 }
 
+/// Unit tests' problem of `overrides` (TOML `key=value` on the default config) with its
+/// generator refreshed at `s`.
+#[cfg(test)]
+pub(crate) fn refreshed_for_tests(overrides: &[String], s: f64) -> (Problem, Generator) {
+    let pb = Config::from_toml_with_overrides("", overrides)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let mut g = pb.generator().unwrap();
+    g.refresh(s).unwrap();
+    (pb, g)
+}
+
 fn unit_interval(key: &str, v: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&v) {
         return Err(CgklError::config(key, v, "must lie in [0, 1]"));
@@ -912,14 +925,10 @@ impl Problem {
     /// solve's factor is the largest part, `output.snapshots` when the kept snapshots are, the
     /// grid otherwise.
     fn check_memory(&self, keep_snapshots: bool, is_static: bool) -> Result<()> {
-        let n = self.grid.n();
         let solver = self.solver_bytes(is_static);
         let result = self.result_bytes(keep_snapshots);
         let work = self.working_bytes(Some(is_static)).saturating_sub(solver);
-        let direct = self
-            .linear_solver()
-            .resolve(n, self.config.reverse.flux, is_static)
-            .is_ok_and(|c| c == LinearSolver::Direct);
+        let direct = self.solver_taken(is_static) == Some(LinearSolver::Direct);
         let (key, fix) = if direct && solver > result.max(work) {
             (
                 "flow.linear_solver",
@@ -957,24 +966,18 @@ impl Problem {
 
     /// Bytes of the linear solver the run holds (0 when its flow solves no systems).
     fn solver_bytes(&self, is_static: bool) -> u64 {
-        let n = self.grid.n();
-        match self.linear_solver_taken(is_static).as_str() {
-            "direct" => LinearSolver::Direct.memory_bytes(n),
-            "multigrid" => LinearSolver::Multigrid.memory_bytes(n),
-            _ => 0,
-        }
+        self.solver_taken(is_static)
+            .map_or(0, |c| c.memory_bytes(self.grid.n()))
     }
 
     /// The part of [`Problem::memory_estimate`] held only while the run runs: the working set
     /// and the linear solver.
     pub fn working_bytes(&self, is_static: Option<bool>) -> u64 {
-        let n = self.grid.n();
-        let solver = |is_static: bool| self.solver_bytes(is_static);
         let solver = match is_static {
-            Some(s) => solver(s),
-            None => solver(true).max(solver(false)),
+            Some(s) => self.solver_bytes(s),
+            None => self.solver_bytes(true).max(self.solver_bytes(false)),
         };
-        crate::memory::f64s(Self::WORK_F64_PER_CELL, n, 1).saturating_add(solver)
+        crate::memory::f64s(Self::WORK_F64_PER_CELL, self.grid.n(), 1).saturating_add(solver)
     }
 
     /// The part of [`Problem::memory_estimate`] a run's result keeps: its records and, with
@@ -1013,7 +1016,10 @@ impl Problem {
         let mode = self.config.flow.mode;
         let mut g = self.generator()?;
         self.check_memory(keep, g.is_static())?;
-        let linear_solver = self.linear_solver_taken(g.is_static());
+        let linear_solver = self
+            .solver_taken(g.is_static())
+            .map_or("none", |c| c.name())
+            .to_string();
         let mut integ = self.integrator(&g, mode)?;
         let mut post: Vec<Box<dyn PostStep>> = Vec::new();
         if projection.is_projected() {
@@ -1057,20 +1063,20 @@ impl Problem {
     }
 
     /// The solver the run's implicit steps take for a G that is (`is_static`) or is not time
-    /// independent: `auto` resolved ([`LinearSolver::resolve`]), or `none` when the flow solves
-    /// no systems (the run attribute `linear_solver`).
-    pub fn linear_solver_taken(&self, is_static: bool) -> String {
+    /// independent: `auto` resolved ([`LinearSolver::resolve`]); None when the flow solves no
+    /// systems (the run attribute `linear_solver` writes `none`).
+    pub fn solver_taken(&self, is_static: bool) -> Option<LinearSolver> {
         let solves = match self.config.flow.mode {
             FlowMode::Kernel => true,
             FlowMode::Resolved => self.config.flow.integrator.solves_systems(is_static),
         };
-        if !solves {
-            return "none".into();
-        }
-        let n = self.grid.n();
-        self.linear_solver()
-            .resolve(n, self.config.reverse.flux, is_static)
-            .map_or_else(|_| "none".into(), |c| c.name().to_string())
+        solves
+            .then(|| {
+                self.linear_solver()
+                    .resolve(self.grid.n(), self.config.reverse.flux, is_static)
+                    .ok()
+            })
+            .flatten()
     }
 
     /// The config stored with a run of this problem (SPEC §9), which reproduces that run alone:

@@ -11,21 +11,12 @@ mod common;
 
 use common::refused;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// `cgkl args` in `cwd`, killed (and reported as a failure) after `limit`.
 fn cgkl_within(args: &[String], cwd: &Path, limit: Duration) -> Output {
-    let mut child = {
-        let _g = common::fork_guard();
-        Command::new(env!("CARGO_BIN_EXE_cgkl"))
-            .args(args)
-            .current_dir(cwd)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let mut child = common::spawn_cgkl(args, cwd);
     let start = Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {

@@ -24,17 +24,19 @@ pub fn fork_guard() -> MutexGuard<'static, ()> {
 }
 
 pub fn cgkl(args: &[String], cwd: &Path) -> Output {
-    let child = {
-        let _g = fork_guard();
-        Command::new(env!("CARGO_BIN_EXE_cgkl"))
-            .args(args)
-            .current_dir(cwd)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    child.wait_with_output().unwrap()
+    spawn_cgkl(args, cwd).wait_with_output().unwrap()
+}
+
+/// `cgkl args` started in `cwd` with piped output (under the fork guard).
+pub fn spawn_cgkl(args: &[String], cwd: &Path) -> std::process::Child {
+    let _g = fork_guard();
+    Command::new(env!("CARGO_BIN_EXE_cgkl"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 pub fn ok(o: &Output) {
